@@ -1,0 +1,122 @@
+"""Every Redis key and channel name jobgrid uses, in one place.
+
+All keys live under one prefix (``JOBGRID_KEY_PREFIX``, default ``jg``), Celery's broker keys
+included (kombu ``global_keyprefix`` = ``{prefix}:q:``), so one Redis can host several
+deployments or test runs and an operator can see at a glance what belongs to whom.
+
+| key                                | type   | TTL                 | written by                   |
+| ---------------------------------- | ------ | ------------------- | ---------------------------- |
+| ``{p}:job:{id}``                   | hash   | expires_at + grace  | API (create/cancel/retry), Lua |
+|                                    |        |                     | scripts of the worker        |
+| ``{p}:job:{id}:docs``              | hash   | expires_at          | API at submit: index -> doc JSON |
+| ``{p}:job:{id}:schema``            | string | expires_at + grace  | API at submit: schema JSON   |
+| ``{p}:job:{id}:parsed``            | hash   | expires_at          | worker phase_1: index -> text JSON |
+| ``{p}:job:{id}:done``              | set    | expires_at          | record_document.lua (fan-in guard) |
+| ``{p}:job:{id}:failed``            | set    | expires_at          | record_document.lua (for retry) |
+| ``{p}:job:{id}:results``           | hash   | expires_at          | record_document.lua: index -> row JSON |
+| ``{p}:job:{id}:attempts``          | hash   | expires_at          | begin_task.lua / note_failure.lua |
+| ``{p}:job:{id}:timeline``          | list   | expires_at + grace  | transition scripts           |
+| ``{p}:org:{org}:jobs``             | zset   | none (lazy trim)    | API at submit: created_ms -> id |
+| ``{p}:org:{org}:updated``          | zset   | none (lazy trim)    | every job write: updated_ms -> id |
+| ``{p}:org:{org}:keys``             | set    | none                | ``jobgrid keys``: key ids    |
+| ``{p}:apikey:{sha256}``            | hash   | none                | ``jobgrid keys``: org, name, created_at, revoked |
+| ``{p}:rl:{key_id}:{window}``       | string | one window          | status_read.lua / rate_limit.lua |
+| ``{p}:idem:{org}:{sha256}``        | string | 24 h                | API at submit                |
+| ``{p}:schema:{org}:{id}``          | string | none                | ``POST /v1/schemas``         |
+| ``{p}:events`` (pub/sub channel)   | -      | -                   | every job write publishes ``{id} {version}`` |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class JobKeys:
+    """The keys of one job, in the order the Lua scripts take them."""
+
+    job: str
+    docs: str
+    schema: str
+    parsed: str
+    done: str
+    failed: str
+    results: str
+    attempts: str
+    timeline: str
+
+    def data_keys(self) -> tuple[str, ...]:
+        """Keys deleted at ``expires_at`` (documents and results)."""
+        return (self.docs, self.parsed, self.done, self.failed, self.results, self.attempts)
+
+    def record_keys(self) -> tuple[str, ...]:
+        """Keys that outlive the data by the grace period (the status record)."""
+        return (self.job, self.schema, self.timeline)
+
+
+class Keys:
+    """Key names under one prefix. Build one per process from settings."""
+
+    __slots__ = ("prefix", "events_channel")
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.events_channel = f"{prefix}:events"
+
+    def job(self, job_id: str) -> str:
+        return f"{self.prefix}:job:{job_id}"
+
+    def job_keys(self, job_id: str) -> JobKeys:
+        base = f"{self.prefix}:job:{job_id}"
+        return JobKeys(
+            job=base,
+            docs=f"{base}:docs",
+            schema=f"{base}:schema",
+            parsed=f"{base}:parsed",
+            done=f"{base}:done",
+            failed=f"{base}:failed",
+            results=f"{base}:results",
+            attempts=f"{base}:attempts",
+            timeline=f"{base}:timeline",
+        )
+
+    def org_jobs(self, org: str) -> str:
+        return f"{self.prefix}:org:{org}:jobs"
+
+    def org_updated(self, org: str) -> str:
+        return f"{self.prefix}:org:{org}:updated"
+
+    def org_keys(self, org: str) -> str:
+        return f"{self.prefix}:org:{org}:keys"
+
+    def api_key(self, key_id: str) -> str:
+        return f"{self.prefix}:apikey:{key_id}"
+
+    def rate(self, key_id: str, window: int) -> str:
+        return f"{self.prefix}:rl:{key_id}:{window}"
+
+    def idempotency(self, org: str, digest: str) -> str:
+        return f"{self.prefix}:idem:{org}:{digest}"
+
+    def schema(self, org: str, schema_id: str) -> str:
+        return f"{self.prefix}:schema:{org}:{schema_id}"
+
+    def webhook(self, org: str, webhook_id: str) -> str:
+        return f"{self.prefix}:org:{org}:webhook:{webhook_id}"
+
+    def org_webhooks(self, org: str) -> str:
+        return f"{self.prefix}:org:{org}:webhooks"
+
+    def webhook_deliveries(self, webhook_id: str) -> str:
+        return f"{self.prefix}:webhook:{webhook_id}:deliveries"
+
+    def webhook_delivery(self, delivery_id: str) -> str:
+        return f"{self.prefix}:delivery:{delivery_id}"
+
+    def webhook_emitted(self, job_id: str) -> str:
+        return f"{self.prefix}:job:{job_id}:emitted"
+
+    @property
+    def broker_prefix(self) -> str:
+        """kombu ``global_keyprefix``: Celery's queues live under our prefix too."""
+        return f"{self.prefix}:q:"

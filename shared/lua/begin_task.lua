@@ -1,0 +1,59 @@
+-- Called when any task of a job starts running (every delivery, first or repeated).
+-- Counts the run, so crash redeliveries - which Celery's request.retries does not see -
+-- still grow attempt_count (PITFALLS 1, 4), and decides whether the task may run.
+--
+-- KEYS[1] job hash            KEYS[2] attempts hash     KEYS[3] done set
+-- KEYS[4] org updated zset
+-- ARGV[1] task key ("validate", "parse", "finalize" or "d:<index>")
+-- ARGV[2] now (ms)            ARGV[3] events channel    ARGV[4] job id
+-- ARGV[5] crash cap (runs lost to crashes before the task is given up)
+-- ARGV[6] document index, or "" for job-level tasks
+--
+-- Returns {verdict, runs, code}:
+--   "gone"  job unknown or purged         "skip"  job cancelled/terminal/expired (code = status)
+--   "done"  document already recorded     "cap"   crash cap reached (code = last failure code)
+--   "run"   go ahead (code = failure code of the previous run, or "")
+local job, attempts, done, updated = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local task, now, channel, job_id = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local cap, index = tonumber(ARGV[5]), ARGV[6]
+
+if redis.call('EXISTS', job) == 0 then return {'gone', 0, ''} end
+local st = redis.call('HMGET', job, 'status', 'cancelled', 'attempt_count')
+if st[2] == '1' or TERMINAL[st[1]] then return {'skip', 0, st[1]} end
+if is_expired(job, now) then return {'skip', 0, 'expired'} end
+if index ~= '' and redis.call('SISMEMBER', done, index) == 1 then return {'done', 0, ''} end
+
+local runs = redis.call('HINCRBY', attempts, task, 1)
+if runs == 1 and redis.call('PTTL', attempts) == -1 then
+  redis.call('PEXPIREAT', attempts, redis.call('HGET', job, 'expires_at'))
+end
+local changed = false
+local code = ''
+if tonumber(st[3] or '0') == 0 then
+  redis.call('HSET', job, 'attempt_count', 1, 'last_attempt_at', now)
+  if (redis.call('HGET', job, 'started_at') or '') == '' then
+    redis.call('HSET', job, 'started_at', now)
+  end
+  changed = true
+end
+if runs > 1 then
+  local noted = redis.call('HGET', attempts, 'noted:' .. task)
+  if noted then
+    -- a deliberate retry: note_failure.lua already counted it
+    redis.call('HDEL', attempts, 'noted:' .. task)
+    code = noted
+  else
+    -- nobody said goodbye: the previous run died with its worker
+    code = 'worker_lost'
+    redis.call('HINCRBY', attempts, 'crash:' .. task, 1)
+    redis.call('HINCRBY', job, 'attempt_count', 1)
+    redis.call('HSET', job, 'last_failure_code', code)
+  end
+  redis.call('HSET', job, 'last_attempt_at', now)
+  changed = true
+end
+if changed then touch(job, updated, job_id, now, channel) end
+if tonumber(redis.call('HGET', attempts, 'crash:' .. task) or '0') >= cap then
+  return {'cap', runs, code}
+end
+return {'run', runs, code}

@@ -1,0 +1,325 @@
+"""Pydantic models: the single source for API payloads, worker inputs and the OpenAPI document.
+
+Request models reject unknown fields (a typo should fail loudly, not be ignored); response
+models mirror ``../shared/API.md`` field for field.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from shared.status import FieldType, JobStatus, Phase, Priority, RowStatus
+
+MAX_FIELDS = 200
+MAX_ALIASES = 32
+METADATA_MAX_KEYS = 16
+METADATA_MAX_KEY_LEN = 64
+METADATA_MAX_VALUE_LEN = 512
+
+FIELD_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+# ----------------------------------------------------------------------------- schemas
+class FieldSpec(_Strict):
+    """One column of the grid."""
+
+    name: Annotated[str, Field(min_length=1, max_length=64, examples=["invoice_number"])]
+    type: FieldType = FieldType.STRING
+    description: Annotated[str | None, Field(max_length=2000)] = None
+    aliases: Annotated[list[Annotated[str, Field(min_length=1, max_length=128)]],
+                       Field(max_length=MAX_ALIASES)] = []
+    values: Annotated[list[Annotated[str, Field(min_length=1, max_length=256)]] | None,
+                      Field(max_length=500)] = None
+    pattern: Annotated[str | None, Field(max_length=500)] = None
+    required: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _name_shape(cls, v: str) -> str:
+        if not FIELD_NAME_RE.match(v):
+            raise ValueError(
+                "field name must start with a letter or underscore and hold only letters, "
+                "digits, '_' or '-' (at most 64 characters)"
+            )
+        return v
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_compiles(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as e:
+                raise ValueError(f"pattern is not a valid regular expression: {e}") from e
+        return v
+
+    @model_validator(mode="after")
+    def _enum_values(self) -> FieldSpec:
+        if self.type is FieldType.ENUM and not self.values:
+            raise ValueError(f"field '{self.name}' has type 'enum' and needs a non-empty 'values'")
+        return self
+
+
+class SchemaIn(_Strict):
+    """An extraction schema: a name and its fields (may be empty here; empty is a 422 at submit)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200, examples=["Invoice"])]
+    fields: Annotated[list[FieldSpec], Field(max_length=MAX_FIELDS)]
+
+    @field_validator("fields")
+    @classmethod
+    def _unique_names(cls, v: list[FieldSpec]) -> list[FieldSpec]:
+        seen: set[str] = set()
+        for f in v:
+            if f.name in seen:
+                raise ValueError(f"duplicate field name '{f.name}'")
+            seen.add(f.name)
+        return v
+
+
+class SchemaOut(BaseModel):
+    id: str = Field(examples=["sch_3f9a0c2e1b7d4e8f"])
+    object: Literal["schema"] = "schema"
+    name: str
+    fields: list[FieldSpec]
+    created_at: str
+
+
+class SchemaRef(BaseModel):
+    id: str | None
+    name: str
+
+
+# --------------------------------------------------------------------------- documents
+class DocumentIn(_Strict):
+    """One document of a batch: inline ``text`` or ``content_base64``, exactly one."""
+
+    filename: Annotated[str, Field(min_length=1, max_length=255, examples=["a.txt"])]
+    mime_type: Annotated[str | None, Field(max_length=127, examples=["text/plain"])] = None
+    text: str | None = None
+    content_base64: str | None = None
+
+    @model_validator(mode="after")
+    def _one_body(self) -> DocumentIn:
+        if (self.text is None) == (self.content_base64 is None):
+            raise ValueError("each document needs exactly one of 'text' or 'content_base64'")
+        if self.content_base64 is not None:
+            try:
+                base64.b64decode(self.content_base64, validate=True)
+            except (binascii.Error, ValueError) as e:
+                raise ValueError("content_base64 is not valid base64") from e
+        return self
+
+    def raw_bytes(self) -> bytes:
+        if self.content_base64 is not None:
+            return base64.b64decode(self.content_base64, validate=True)
+        return (self.text or "").encode("utf-8")
+
+    def size(self) -> int:
+        """Decoded size in bytes, the unit of the per-document limit."""
+        if self.content_base64 is not None:
+            return len(self.content_base64) * 3 // 4
+        return len((self.text or "").encode("utf-8"))
+
+
+Metadata = dict[str, str]
+
+
+class JobCreate(_Strict):
+    name: Annotated[str | None, Field(max_length=200, examples=["Q4 Invoice Run"])] = None
+    endpoint: Annotated[str, Field(pattern=r"^/v1/[A-Za-z0-9_/\-]{1,120}$")] = (
+        "/v1/documents/extract"
+    )
+    schema_: Annotated[SchemaIn | None, Field(alias="schema")] = None
+    schema_id: Annotated[str | None, Field(max_length=64)] = None
+    documents: list[DocumentIn]
+    metadata: Metadata = {}
+    priority: Priority = Priority.NORMAL
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_limits(cls, v: Metadata) -> Metadata:
+        if len(v) > METADATA_MAX_KEYS:
+            raise ValueError(f"metadata holds at most {METADATA_MAX_KEYS} keys")
+        for k, val in v.items():
+            if not 1 <= len(k) <= METADATA_MAX_KEY_LEN:
+                raise ValueError(f"metadata keys are 1 to {METADATA_MAX_KEY_LEN} characters")
+            if len(val) > METADATA_MAX_VALUE_LEN:
+                raise ValueError(f"metadata values are at most {METADATA_MAX_VALUE_LEN} characters")
+        return v
+
+    @model_validator(mode="after")
+    def _schema_xor_id(self) -> JobCreate:
+        if (self.schema_ is None) == (self.schema_id is None):
+            raise ValueError("give exactly one of 'schema' or 'schema_id'")
+        return self
+
+
+# ------------------------------------------------------------------------------ errors
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["validation_error"])
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+# --------------------------------------------------------------------------------- job
+class GridStats(BaseModel):
+    total_cells: int
+    filled: int
+    empty: int
+    fill_rate: float
+
+
+class JobError(BaseModel):
+    code: str
+    message: str
+
+
+class JobWarning(BaseModel):
+    code: str
+    message: str
+    document: int | None = None
+
+
+class TimelineEntry(BaseModel):
+    status: JobStatus
+    phase: Phase | None
+    at: str
+
+
+class JobLinks(BaseModel):
+    self_: str = Field(alias="self")
+    status: str
+    results: str
+    cancel: str | None = None
+    events: str
+    dashboard: str
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class JobStatusOut(BaseModel):
+    """``GET /v1/jobs/{id}/status``: flat, integer Unix timestamps."""
+
+    id: str
+    object: Literal["job"] = "job"
+    status: JobStatus
+    endpoint: str
+    error: JobError | None
+    warnings: list[JobWarning] | None
+    created_at: int
+    started_at: int | None
+    completed_at: int | None
+    expires_at: int
+    organization_id: str
+    metadata: Metadata
+    cancelled: bool
+    attempt_count: int
+    last_attempt_at: int | None
+    last_failure_code: str | None
+    version: int
+    progress: int
+    current_phase: Phase | None
+    document_count: int
+    completed_documents: int
+    grid_stats: GridStats
+
+
+class JobOut(BaseModel):
+    """``GET /v1/jobs/{id}``: the full job, ISO 8601 timestamps."""
+
+    id: str
+    object: Literal["job"] = "job"
+    name: str | None
+    status: JobStatus
+    endpoint: str
+    progress: int
+    estimated_seconds_remaining: int | None
+    schema_: SchemaRef = Field(alias="schema")
+    document_count: int
+    completed_documents: int
+    failed_documents: int
+    grid_stats: GridStats
+    current_phase: Phase | None
+    error: JobError | None
+    warnings: list[JobWarning]
+    attempt_count: int
+    last_attempt_at: str | None
+    last_failure_code: str | None
+    cancelled: bool
+    organization_id: str
+    metadata: Metadata
+    priority: Priority
+    version: int
+    created_at: str
+    started_at: str | None
+    updated_at: str
+    completed_at: str | None
+    expires_at: str
+    timeline: list[TimelineEntry]
+    links: JobLinks
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class JobList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[JobOut]
+    first_id: str | None
+    last_id: str | None
+    has_more: bool
+    next_cursor: str | None
+
+
+class StatusList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[JobStatusOut]
+    missing: list[str]
+
+
+# ----------------------------------------------------------------------------- results
+class CellDetail(BaseModel):
+    """Where a value was found: the label that matched and the line it came from."""
+
+    label: str | None = None
+    line: int | None = None
+    text: str | None = None
+    raw: str | None = None
+
+
+class RowDocument(BaseModel):
+    index: int
+    filename: str
+
+
+class ResultRow(BaseModel):
+    document: RowDocument
+    status: RowStatus
+    values: dict[str, Any]
+    confidence: dict[str, float]
+    error: JobError | None = None
+    detail: dict[str, CellDetail | None] | None = None
+
+
+class Results(BaseModel):
+    job_id: str
+    job_status: JobStatus
+    schema_: SchemaOut | SchemaIn = Field(alias="schema")
+    total_rows: int
+    rows: list[ResultRow]
+
+    model_config = ConfigDict(populate_by_name=True)

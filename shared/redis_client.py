@@ -1,0 +1,24 @@
+"""Builds Redis clients from a URL, with timeouts that turn an outage into a quick error."""
+
+from __future__ import annotations
+
+import redis
+
+from shared.settings import Settings
+
+
+def make_redis(url: str, *, socket_timeout: float = 2.0, max_connections: int = 64) -> redis.Redis:
+    """A client that answers strings and never hangs longer than ``socket_timeout``."""
+    return redis.Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=socket_timeout,
+        health_check_interval=30,
+        retry_on_timeout=False,
+        max_connections=max_connections,
+    )
+
+
+def redis_from_settings(settings: Settings) -> redis.Redis:
+    return make_redis(settings.redis_url, socket_timeout=settings.redis_socket_timeout)

@@ -1,0 +1,96 @@
+"""The one typed settings object, read from ``JOBGRID_*`` environment variables.
+
+A bad value fails at start-up with pydantic's message, which names the variable.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DAY = 86_400
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="JOBGRID_", extra="ignore")
+
+    # --- connections
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    broker_url: str | None = None  # defaults to redis_url
+    key_prefix: str = "jg"
+    redis_socket_timeout: float = 2.0
+
+    # --- public URL used in links.dashboard
+    base_url: str = "http://127.0.0.1:8000"
+
+    # --- retention
+    retention_seconds: int = Field(7 * DAY, ge=1)
+    expired_grace_seconds: int = Field(30 * DAY, ge=0)
+    idempotency_ttl_seconds: int = Field(DAY, ge=1)
+
+    # --- limits (413 above these)
+    max_request_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    max_document_bytes: int = Field(20 * 1024 * 1024, ge=1)
+    max_documents: int = Field(10_000, ge=1)
+
+    # --- rate limit per API key: `rate_limit_requests` per `rate_limit_window_seconds`
+    rate_limit_requests: int = Field(6000, ge=1)
+    rate_limit_window_seconds: int = Field(60, ge=1)
+
+    # --- API keys configured by env: "key1=org_a,key2=org_b" (for dev and tests)
+    api_keys: str = ""
+    api_key_cache_seconds: float = Field(5.0, ge=0)
+
+    # --- polling hints
+    poll_after_seconds: float = Field(1.0, ge=0)
+    poll_after_queued_seconds: float = Field(2.0, ge=0)
+    long_poll_max_seconds: int = Field(60, ge=1, le=60)
+    sse_heartbeat_seconds: float = Field(15.0, gt=0)
+
+    # --- worker
+    extractor: str = "builtin"
+    visibility_timeout: int = Field(3600, ge=1)
+    document_attempt_cap: int = Field(3, ge=1)
+    transient_retry_max: int = Field(3, ge=0)
+    retry_backoff_base: float = Field(2.0, ge=0)
+    retry_backoff_max: float = Field(60.0, ge=0)
+    document_soft_time_limit: int = Field(300, ge=1)
+    fanout_batch_size: int = Field(500, ge=1)
+    worker_concurrency: int | None = None
+
+    # --- OpenAI-compatible extractor (optional)
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_model: str = "gpt-4o-mini"
+    openai_api_key: str | None = None
+    openai_timeout_seconds: float = Field(60.0, gt=0)
+
+    @field_validator("key_prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        if not v or any(c in v for c in " {}*?[]"):
+            raise ValueError("JOBGRID_KEY_PREFIX must be non-empty, without spaces or glob chars")
+        return v
+
+    @property
+    def effective_broker_url(self) -> str:
+        return self.broker_url or self.redis_url
+
+    def configured_api_keys(self) -> dict[str, str]:
+        """Parse ``JOBGRID_API_KEYS`` ("key=org,key2=org2") into {key: org}."""
+        out: dict[str, str] = {}
+        for part in self.api_keys.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            key, sep, org = part.partition("=")
+            if not sep or not key.strip() or not org.strip():
+                raise ValueError("JOBGRID_API_KEYS must look like 'key=org_id,key2=org_id2'")
+            out[key.strip()] = org.strip()
+        return out
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,54 @@
+"""The one status and phase vocabulary, imported by the API and the workers alike."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobStatus(StrEnum):
+    VALIDATING = "validating"
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+TERMINAL: frozenset[JobStatus] = frozenset(
+    {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.EXPIRED}
+)
+ACTIVE: frozenset[JobStatus] = frozenset(JobStatus) - TERMINAL
+RETRYABLE: frozenset[JobStatus] = frozenset(
+    {JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.EXPIRED}
+)
+
+
+class Phase(StrEnum):
+    VALIDATE = "phase_0_validate"
+    PARSE = "phase_1_parse"
+    EXECUTE = "phase_2_execute"
+    FINALIZE = "phase_3_finalize"
+
+
+class RowStatus(StrEnum):
+    COMPLETED = "completed"
+    FAILED = "failed"
+    PENDING = "pending"
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+
+
+class FieldType(StrEnum):
+    STRING = "string"
+    NUMBER = "number"
+    INTEGER = "integer"
+    BOOLEAN = "boolean"
+    DATE = "date"
+    EMAIL = "email"
+    CURRENCY = "currency"
+    ENUM = "enum"

@@ -1,0 +1,242 @@
+"""Reads and writes of job state in Redis, shared by the API and the workers.
+
+Every write that changes a job goes through a Lua script in ``shared/lua`` so it is atomic,
+bumps ``version`` and publishes one event. The functions here only pack arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import redis
+
+from shared.clock import now_ms
+from shared.keys import JobKeys, Keys
+from shared.models import JobCreate, SchemaIn
+from shared.scripts import Scripts
+from shared.settings import Settings
+from shared.status import JobStatus, Phase
+
+
+@dataclass(frozen=True, slots=True)
+class Begin:
+    """What begin_task.lua decided for one run of a task."""
+
+    verdict: str  # run | skip | done | cap | gone
+    runs: int
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    added: bool
+    processed: int
+    document_count: int
+
+    @property
+    def is_last(self) -> bool:
+        return self.added and self.processed == self.document_count
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    ok: bool
+    detail: str  # new version when ok, else the job's current status
+
+
+def _csv(statuses: tuple[JobStatus, ...] | list[JobStatus]) -> str:
+    return ",".join(str(s) for s in statuses)
+
+
+class JobStore:
+    """All job-state operations over one Redis client."""
+
+    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+        self.r = client
+        self.settings = settings
+        self.keys = Keys(settings.key_prefix)
+        self.scripts = Scripts(client)
+
+    # ------------------------------------------------------------------ create
+    def create_job(
+        self,
+        job_id: str,
+        org: str,
+        req: JobCreate,
+        schema: SchemaIn,
+        schema_id: str | None,
+        created: int | None = None,
+    ) -> dict[str, str]:
+        """Writes the job record, its documents and schema in one MULTI transaction."""
+        created = created if created is not None else now_ms()
+        expires = created + self.settings.retention_seconds * 1000
+        purge = expires + self.settings.expired_grace_seconds * 1000
+        n, f = len(req.documents), len(schema.fields)
+        record: dict[str, str] = {
+            "id": job_id, "org": org, "name": req.name or "", "endpoint": req.endpoint,
+            "priority": str(req.priority), "schema_id": schema_id or "",
+            "schema_name": schema.name, "metadata": orjson.dumps(req.metadata).decode(),
+            "status": JobStatus.VALIDATING, "current_phase": Phase.VALIDATE,
+            "document_count": str(n), "field_count": str(f), "total_cells": str(n * f),
+            "processed": "0", "completed_documents": "0", "failed_documents": "0",
+            "filled": "0", "empty": "0", "version": "1",
+            "created_at": str(created), "updated_at": str(created), "started_at": "",
+            "completed_at": "", "expires_at": str(expires), "purge_at": str(purge),
+            "attempt_count": "0", "last_attempt_at": "", "last_failure_code": "",
+            "cancelled": "0", "error_code": "", "error_message": "", "warnings": "[]",
+            "first_done_at": "", "exec_started_at": "", "exec_processed_base": "0",
+        }
+        docs = {
+            str(i): orjson.dumps(d.model_dump(exclude_none=True)).decode()
+            for i, d in enumerate(req.documents)
+        }
+        k = self.keys.job_keys(job_id)
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hset(k.job, mapping=record)
+        pipe.hset(k.docs, mapping=docs)
+        pipe.set(k.schema, schema.model_dump_json())
+        pipe.rpush(k.timeline, f"{JobStatus.VALIDATING}|{Phase.VALIDATE}|{created}")
+        for key in (k.job, k.schema, k.timeline):
+            pipe.pexpireat(key, purge)
+        pipe.pexpireat(k.docs, expires)
+        pipe.zadd(self.keys.org_jobs(org), {job_id: created})
+        pipe.zadd(self.keys.org_updated(org), {job_id: created})
+        pipe.publish(self.keys.events_channel, f"{job_id} 1")
+        pipe.execute()
+        return record
+
+    # ------------------------------------------------------------------- reads
+    def job_keys(self, job_id: str) -> JobKeys:
+        return self.keys.job_keys(job_id)
+
+    def read_job(self, job_id: str) -> dict[str, str] | None:
+        h: dict[str, str] = self.r.hgetall(self.keys.job(job_id))
+        return h or None
+
+    def read_jobs(self, job_ids: list[str]) -> list[dict[str, str] | None]:
+        pipe = self.r.pipeline(transaction=False)
+        for j in job_ids:
+            pipe.hgetall(self.keys.job(j))
+        return [h or None for h in pipe.execute()]
+
+    def read_full(self, job_id: str) -> tuple[dict[str, str] | None, list[str]]:
+        """The record and its timeline, in one round trip."""
+        k = self.keys.job_keys(job_id)
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hgetall(k.job)
+        pipe.lrange(k.timeline, 0, -1)
+        h, timeline = pipe.execute()
+        return (h or None), timeline
+
+    def load_schema(self, job_id: str) -> SchemaIn | None:
+        raw = self.r.get(self.keys.job_keys(job_id).schema)
+        return SchemaIn.model_validate_json(raw) if raw else None
+
+    def load_document(self, job_id: str, index: int) -> dict[str, Any] | None:
+        raw = self.r.hget(self.keys.job_keys(job_id).docs, str(index))
+        return orjson.loads(raw) if raw else None
+
+    def document_names(self, job_id: str) -> dict[int, str]:
+        """Index -> filename for every document, for result rows still pending."""
+        out: dict[int, str] = {}
+        for idx, raw in self.r.hscan_iter(self.keys.job_keys(job_id).docs, count=1000):
+            out[int(idx)] = orjson.loads(raw)["filename"]
+        return out
+
+    def results(self, job_id: str) -> dict[int, dict[str, Any]]:
+        raw: dict[str, str] = self.r.hgetall(self.keys.job_keys(job_id).results)
+        return {int(i): orjson.loads(v) for i, v in raw.items()}
+
+    def pending_indexes(self, job_id: str, document_count: int) -> list[int]:
+        done = {int(x) for x in self.r.smembers(self.keys.job_keys(job_id).done)}
+        return [i for i in range(document_count) if i not in done]
+
+    # ------------------------------------------------------------------ writes
+    def begin_task(self, job_id: str, org: str, task: str, index: int | None = None) -> Begin:
+        k = self.keys.job_keys(job_id)
+        verdict, runs, code = self.scripts.begin_task(
+            keys=[k.job, k.attempts, k.done, self.keys.org_updated(org)],
+            args=[task, now_ms(), self.keys.events_channel, job_id,
+                  self.settings.document_attempt_cap, "" if index is None else index],
+        )
+        return Begin(str(verdict), int(runs), str(code))
+
+    def note_failure(self, job_id: str, org: str, task: str, code: str) -> int:
+        k = self.keys.job_keys(job_id)
+        return int(self.scripts.note_failure(
+            keys=[k.job, k.attempts, self.keys.org_updated(org)],
+            args=[task, code, now_ms(), self.keys.events_channel, job_id],
+        ))
+
+    def record_document(
+        self, job_id: str, org: str, index: int, row: dict[str, Any], *,
+        failed: bool, filled: int, empty: int, warning: dict[str, Any] | None = None,
+    ) -> Recorded:
+        k = self.keys.job_keys(job_id)
+        added, processed, count = self.scripts.record_document(
+            keys=[k.job, k.done, k.failed, k.results, self.keys.org_updated(org)],
+            args=[index, orjson.dumps(row), "failed" if failed else "completed", filled, empty,
+                  now_ms(), self.keys.events_channel, job_id,
+                  orjson.dumps(warning) if warning else ""],
+        )
+        return Recorded(int(added) == 1, int(processed), int(count))
+
+    def transition(
+        self, job_id: str, org: str, allowed: tuple[JobStatus, ...] | list[JobStatus], *,
+        status: JobStatus | None = None, phase: Phase | None = None,
+        extra: dict[str, str | int] | None = None,
+    ) -> Transition:
+        k = self.keys.job_keys(job_id)
+        args: list[str | int] = [job_id, now_ms(), self.keys.events_channel, _csv(allowed),
+                                 status or "", phase or ""]
+        for field, value in (extra or {}).items():
+            args += [field, value]
+        ok, detail = self.scripts.transition(
+            keys=[k.job, k.timeline, self.keys.org_updated(org)], args=args
+        )
+        return Transition(int(ok) == 1, str(detail))
+
+    def retry(self, job_id: str, org: str, phase: Phase) -> tuple[int, str]:
+        """Returns (1, version) | (0, status) | (-1, 'data_expired')."""
+        k = self.keys.job_keys(job_id)
+        now = now_ms()
+        expires = now + self.settings.retention_seconds * 1000
+        purge = expires + self.settings.expired_grace_seconds * 1000
+        res, detail = self.scripts.retry_job(
+            keys=[k.job, k.timeline, self.keys.org_updated(org), k.done, k.failed, k.attempts,
+                  k.docs, k.parsed, k.results, k.schema],
+            args=[job_id, now, self.keys.events_channel, expires, purge, phase],
+        )
+        return int(res), str(detail)
+
+    def save_parsed(self, job_id: str, parsed: dict[int, str]) -> None:
+        """Stores parsed documents (index -> JSON) with the data TTL."""
+        if not parsed:
+            return
+        k = self.keys.job_keys(job_id)
+        expires = self.r.hget(k.job, "expires_at")
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hset(k.parsed, mapping={str(i): v for i, v in parsed.items()})
+        if expires:
+            pipe.pexpireat(k.parsed, int(expires))
+        pipe.execute()
+
+    def load_parsed(self, job_id: str, index: int) -> str | None:
+        v: str | None = self.r.hget(self.keys.job_keys(job_id).parsed, str(index))
+        return v
+
+    def parsed_indexes(self, job_id: str) -> set[int]:
+        return {int(i) for i in self.r.hkeys(self.keys.job_keys(job_id).parsed)}
+
+    def expire_data_keys(self, job_id: str) -> None:
+        """Applies the data TTL to keys created after submit (done, failed, results...)."""
+        k = self.keys.job_keys(job_id)
+        expires = self.r.hget(k.job, "expires_at")
+        if not expires:
+            return
+        pipe = self.r.pipeline(transaction=False)
+        for key in k.data_keys():
+            pipe.pexpireat(key, int(expires))
+        pipe.execute()

@@ -1,0 +1,1 @@
+"""Celery workers and the extraction engine they call."""
