@@ -134,9 +134,12 @@ class JobStore:
         raw = self.r.get(self.keys.job_keys(job_id).schema)
         return SchemaIn.model_validate_json(raw) if raw else None
 
-    def load_document(self, job_id: str, index: int) -> dict[str, Any] | None:
-        raw = self.r.hget(self.keys.job_keys(job_id).docs, str(index))
-        return orjson.loads(raw) if raw else None
+    def load_documents(self, job_id: str, indexes: list[int]) -> dict[int, dict[str, Any]]:
+        """Several documents in one HMGET; missing ones (expired) are left out."""
+        if not indexes:
+            return {}
+        raw = self.r.hmget(self.keys.job_keys(job_id).docs, [str(i) for i in indexes])
+        return {i: orjson.loads(v) for i, v in zip(indexes, raw, strict=True) if v}
 
     def document_names(self, job_id: str) -> dict[int, str]:
         """Index -> filename for every document, for result rows still pending."""

@@ -36,7 +36,7 @@ end
 redis.call('DEL', failed, attempts)
 redis.call('HSET', job, 'status', 'queued', 'current_phase', phase, 'cancelled', '0',
   'error_code', '', 'error_message', '', 'completed_at', '',
-  'expires_at', expires_at, 'purge_at', purge_at, 'last_attempt_at', now, 'exec_started_at', '',
+  'expires_at', expires_at, 'purge_at', purge_at, 'last_attempt_at', now, 'exec_started_at', '', 'fanout_done', '',
   'exec_processed_base', redis.call('HGET', job, 'processed'))
 redis.call('HINCRBY', job, 'attempt_count', 1)
 for i = 4, 9 do redis.call('PEXPIREAT', KEYS[i], expires_at) end

@@ -1,0 +1,235 @@
+"""The four phases of a job as plain functions; the Celery tasks in ``worker.tasks`` are
+thin wrappers, so tests and benchmarks can drive these directly.
+
+Every phase starts with ``begin_task`` (counts the run, honours cancel and expiry) and every
+change is written by one Lua script, so any phase may run twice without harm.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from dataclasses import dataclass
+
+import orjson
+
+from shared.clock import now_ms
+from shared.models import SchemaIn
+from shared.status import JobStatus, Phase
+from shared.store import Begin, JobStore
+from worker.dispatch import Dispatcher
+from worker.extraction import Extractor
+from worker.extraction.document import ParsedDocument
+from worker.extraction.errors import ExtractorError, ParseError
+from worker.extraction.parsing import parse_document
+from worker.rows import completed_row, failed_row
+
+log = logging.getLogger("jobgrid.worker")
+
+S = JobStatus
+PARSE_BATCH = 50
+
+
+class RetryLater(Exception):  # noqa: N818 - it is an instruction, not an error
+    """Raised when a transient failure should be retried after ``countdown`` seconds."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Ctx:
+    store: JobStore
+    dispatch: Dispatcher
+    job_id: str
+    org: str
+
+
+def _fail_job(ctx: Ctx, code: str, message: str) -> None:
+    ctx.store.transition(ctx.job_id, ctx.org, [S.VALIDATING, S.QUEUED, S.IN_PROGRESS],
+                         status=S.FAILED, extra={"error_code": code, "error_message": message})
+
+
+def _should_run(ctx: Ctx, b: Begin, what: str) -> bool:
+    if b.verdict == "cap":
+        log.error("job %s: %s lost its worker %d times; giving up", ctx.job_id, what, b.runs)
+        _fail_job(ctx, "worker_lost", f"The {what} step lost its worker repeatedly.")
+        return False
+    return b.verdict == "run"
+
+
+# --------------------------------------------------------------------------- validate
+def run_validate(ctx: Ctx) -> str:
+    b = ctx.store.begin_task(ctx.job_id, ctx.org, "validate")
+    if not _should_run(ctx, b, "validate"):
+        return b.verdict
+    schema = ctx.store.load_schema(ctx.job_id)
+    if schema is None or not schema.fields:
+        _fail_job(ctx, "schema_invalid", "The job's schema is missing or has no fields.")
+        return "failed"
+    t = ctx.store.transition(ctx.job_id, ctx.org, [S.VALIDATING], status=S.QUEUED,
+                             phase=Phase.PARSE)
+    if t.ok or t.detail == S.QUEUED:  # a redelivered validate re-sends parse; parse is idempotent
+        ctx.dispatch.parse(ctx.job_id, ctx.org)
+    return "ok"
+
+
+# ------------------------------------------------------------------------------ parse
+def run_parse(ctx: Ctx) -> str:
+    b = ctx.store.begin_task(ctx.job_id, ctx.org, "parse")
+    if not _should_run(ctx, b, "parse"):
+        return b.verdict
+    h = ctx.store.read_job(ctx.job_id)
+    schema = ctx.store.load_schema(ctx.job_id)
+    if h is None or schema is None:
+        return "gone"
+    if h.get("current_phase") == Phase.EXECUTE and h.get("fanout_done") == "1":
+        return "already"
+    if h.get("current_phase") != Phase.EXECUTE:
+        t = ctx.store.transition(ctx.job_id, ctx.org, [S.QUEUED, S.IN_PROGRESS],
+                                 status=S.IN_PROGRESS, phase=Phase.PARSE)
+        if not t.ok:
+            return "skip"
+        _parse_pending(ctx, schema, int(h["document_count"]))
+    n = int(h["document_count"])
+    pending = ctx.store.pending_indexes(ctx.job_id, n)
+    if not pending:
+        ctx.dispatch.finalize(ctx.job_id, ctx.org)
+        return "finalize"
+    fresh = ctx.store.read_job(ctx.job_id) or h
+    t = ctx.store.transition(
+        ctx.job_id, ctx.org, [S.IN_PROGRESS], phase=Phase.EXECUTE,
+        extra={"exec_started_at": now_ms(), "exec_processed_base": fresh.get("processed", "0")},
+    )
+    if not t.ok:
+        return "skip"
+    ctx.dispatch.extract(ctx.job_id, ctx.org, pending, h.get("priority", "normal"))
+    ctx.store.r.hset(ctx.store.keys.job(ctx.job_id), "fanout_done", "1")
+    return "fanned_out"
+
+
+def _parse_pending(ctx: Ctx, schema: SchemaIn, n: int) -> None:
+    """Parses every document not yet parsed nor recorded; unparseable ones become failed rows."""
+    parsed = ctx.store.parsed_indexes(ctx.job_id)
+    todo = [i for i in ctx.store.pending_indexes(ctx.job_id, n) if i not in parsed]
+    for start in range(0, len(todo), PARSE_BATCH):
+        batch = todo[start:start + PARSE_BATCH]
+        out: dict[int, str] = {}
+        for i, doc in ctx.store.load_documents(ctx.job_id, batch).items():
+            try:
+                pd = parse_document(doc["filename"], doc.get("mime_type"), _raw(doc))
+            except ParseError as e:
+                _record_parse_failure(ctx, schema, i, doc["filename"], e)
+                continue
+            out[i] = orjson.dumps(pd.to_dict()).decode()
+        ctx.store.save_parsed(ctx.job_id, out)
+
+
+def _raw(doc: dict[str, str]) -> bytes:
+    if "content_base64" in doc:
+        return base64.b64decode(doc["content_base64"])
+    return doc.get("text", "").encode("utf-8")
+
+
+def _record_parse_failure(
+    ctx: Ctx, schema: SchemaIn, index: int, filename: str, e: ParseError
+) -> None:
+    message = f"Document {index} ({filename}) could not be parsed: {e.message}"
+    row = failed_row(index, filename, schema.fields, e.code, e.message)
+    ctx.store.record_document(
+        ctx.job_id, ctx.org, index, row, failed=True, filled=0, empty=len(schema.fields),
+        warning={"code": e.code, "message": message, "document": index},
+    )
+
+
+# ---------------------------------------------------------------------------- extract
+def run_extract(ctx: Ctx, extractor: Extractor, index: int, may_retry: bool) -> str:
+    """Extracts one document. Raises RetryLater for a transient error while retries remain."""
+    b = ctx.store.begin_task(ctx.job_id, ctx.org, f"d:{index}", index)
+    if b.verdict == "done":
+        _maybe_finalize(ctx)
+        return "done"
+    if b.verdict not in ("run", "cap"):
+        return b.verdict
+    schema = ctx.store.load_schema(ctx.job_id)
+    doc = ctx.store.load_documents(ctx.job_id, [index]).get(index)
+    if schema is None or doc is None:
+        return "gone"
+    if b.verdict == "cap":
+        code = b.code or "worker_lost"
+        return _record_failure(ctx, schema, index, doc["filename"], code,
+                               f"Gave up after {b.runs - 1} attempts that lost their worker.")
+    try:
+        cells = extractor.extract(_load_parsed(ctx, index, doc), schema.fields)
+    except ParseError as e:
+        return _record_failure(ctx, schema, index, doc["filename"], e.code, e.message)
+    except ExtractorError as e:
+        if e.retryable and may_retry:
+            ctx.store.note_failure(ctx.job_id, ctx.org, f"d:{index}", e.code)
+            raise RetryLater(e.code, e.message) from e
+        return _record_failure(ctx, schema, index, doc["filename"], e.code, e.message)
+    row, filled = completed_row(index, doc["filename"], schema.fields, cells)
+    rec = ctx.store.record_document(ctx.job_id, ctx.org, index, row, failed=False,
+                                    filled=filled, empty=len(schema.fields) - filled)
+    if rec.is_last:
+        ctx.dispatch.finalize(ctx.job_id, ctx.org)
+    return "completed" if rec.added else "duplicate"
+
+
+def _load_parsed(ctx: Ctx, index: int, doc: dict[str, str]) -> ParsedDocument:
+    raw = ctx.store.load_parsed(ctx.job_id, index)
+    if raw is not None:
+        return ParsedDocument.from_dict(orjson.loads(raw))
+    return parse_document(doc["filename"], doc.get("mime_type"), _raw(doc))
+
+
+def _record_failure(
+    ctx: Ctx, schema: SchemaIn, index: int, filename: str, code: str, message: str
+) -> str:
+    row = failed_row(index, filename, schema.fields, code, message)
+    rec = ctx.store.record_document(
+        ctx.job_id, ctx.org, index, row, failed=True, filled=0, empty=len(schema.fields),
+        warning={"code": code, "message": f"Document {index} ({filename}) failed: {message}",
+                 "document": index},
+    )
+    if rec.is_last:
+        ctx.dispatch.finalize(ctx.job_id, ctx.org)
+    return "failed"
+
+
+def _maybe_finalize(ctx: Ctx) -> None:
+    """A redelivered task whose document is already recorded may be the one whose first run
+    died before sending finalize: send it again when everything is processed."""
+    h = ctx.store.read_job(ctx.job_id)
+    if h and h.get("status") == S.IN_PROGRESS and h.get("processed") == h.get("document_count"):
+        ctx.dispatch.finalize(ctx.job_id, ctx.org)
+
+
+# --------------------------------------------------------------------------- finalize
+def run_finalize(ctx: Ctx) -> str:
+    b = ctx.store.begin_task(ctx.job_id, ctx.org, "finalize")
+    if not _should_run(ctx, b, "finalize"):
+        return b.verdict
+    h = ctx.store.read_job(ctx.job_id)
+    if h is None or h.get("status") != S.IN_PROGRESS:
+        return "skip"
+    if h.get("processed") != h.get("document_count"):
+        return "not_ready"
+    ctx.store.transition(ctx.job_id, ctx.org, [S.IN_PROGRESS], phase=Phase.FINALIZE)
+    if int(h.get("completed_documents") or 0) == 0:
+        code, message = _all_failed_reason(h)
+        t = ctx.store.transition(ctx.job_id, ctx.org, [S.IN_PROGRESS], status=S.FAILED,
+                                 extra={"error_code": code, "error_message": message})
+    else:
+        t = ctx.store.transition(ctx.job_id, ctx.org, [S.IN_PROGRESS], status=S.COMPLETED)
+    return "finalized" if t.ok else "skip"
+
+
+def _all_failed_reason(h: dict[str, str]) -> tuple[str, str]:
+    warnings = orjson.loads(h.get("warnings") or "[]")
+    parse_codes = {"unsupported_type", "corrupt_document", "empty_document", "encoding_error",
+                   "encrypted_document", "document_too_large"}
+    if warnings and all(w.get("code") in parse_codes for w in warnings):
+        return "no_parseable_documents", "None of the job's documents could be parsed."
+    return "all_documents_failed", "Every document of the job failed."

@@ -1,0 +1,91 @@
+"""Celery tasks: decode arguments, call ``worker.pipeline``, declare retries. Nothing else.
+
+Redis outages inside a task are waited out in-process (the broker is the same Redis, so a
+Celery retry could not be sent either); once Redis answers again the run is noted as a
+``redis_unavailable`` retry and started over, which every phase tolerates.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from shared import queues as q
+from worker import runtime
+from worker.celery_app import app
+from worker.dispatch import CeleryDispatcher
+from worker.pipeline import Ctx, RetryLater, run_extract, run_finalize, run_parse, run_validate
+
+log = logging.getLogger("jobgrid.worker")
+REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError)
+OUTAGE_BUDGET_SECONDS = 300.0
+
+
+def _ctx(job_id: str, org: str) -> Ctx:
+    return Ctx(runtime.store(), CeleryDispatcher(app), job_id, org)
+
+
+def _backoff(attempt: int) -> float:
+    s = runtime.settings()
+    delay = min(s.retry_backoff_max, s.retry_backoff_base * (2 ** attempt))
+    return float(delay * random.uniform(0.5, 1.5))
+
+
+def _through_outage(job_id: str, org: str, task_key: str, step: Callable[[], str]) -> str:
+    """Runs ``step``, waiting out a Redis outage and then running it again."""
+    waited, attempt = 0.0, 0
+    while True:
+        try:
+            return step()
+        except REDIS_ERRORS as e:
+            if waited >= OUTAGE_BUDGET_SECONDS:
+                raise
+            pause = min(5.0, 0.2 * (2 ** attempt))
+            log.warning("job %s %s: Redis unavailable (%s); retrying in %.1fs",
+                        job_id, task_key, e.__class__.__name__, pause)
+            time.sleep(pause)
+            waited, attempt = waited + pause, attempt + 1
+            try:
+                runtime.store().note_failure(job_id, org, task_key, "redis_unavailable")
+            except REDIS_ERRORS:
+                continue
+
+
+@app.task(name=q.T_VALIDATE, acks_late=True)
+def validate(job_id: str, org: str) -> str:
+    return _through_outage(job_id, org, "validate", lambda: run_validate(_ctx(job_id, org)))
+
+
+@app.task(name=q.T_PARSE, acks_late=True)
+def parse(job_id: str, org: str) -> str:
+    return _through_outage(job_id, org, "parse", lambda: run_parse(_ctx(job_id, org)))
+
+
+@app.task(name=q.T_EXTRACT, bind=True, acks_late=True, max_retries=None)
+def extract_document(self: Any, job_id: str, org: str, index: int) -> str:
+    retries: int = self.request.retries
+    may_retry = retries < runtime.settings().transient_retry_max
+    try:
+        return _through_outage(
+            job_id, org, f"d:{index}",
+            lambda: run_extract(_ctx(job_id, org), runtime.extractor(), index, may_retry),
+        )
+    except RetryLater as e:
+        raise self.retry(countdown=_backoff(retries), exc=e) from e
+
+
+@app.task(name=q.T_FINALIZE, acks_late=True)
+def finalize(job_id: str, org: str) -> str:
+    return _through_outage(job_id, org, "finalize", lambda: run_finalize(_ctx(job_id, org)))
+
+
+@app.task(name=q.T_PING, acks_late=False)
+def ping(reply_key: str) -> str:
+    """Proves a worker consumes (PITFALLS 9): writes to a key the health check waits on."""
+    runtime.store().r.set(reply_key, str(time.time()), ex=60)
+    return "pong"
