@@ -1,0 +1,1 @@
+"""One blueprint per area of the contract; ``api.app`` registers them all."""

@@ -1,0 +1,95 @@
+"""Job lifecycle endpoints: submit, read, list, cancel, retry."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from flask import Blueprint, Response, request
+
+from api import idempotency, listing
+from api.auth import current_principal
+from api.http import json_response, parse_job_id, read_body
+from api.lookup import full_job, not_found, owned_job
+from api.services import Services, services
+from api.submit import submit
+from shared.errors import Conflict, Unavailable, Unprocessable
+from shared.status import JobStatus, Phase
+
+bp = Blueprint("jobs", __name__)
+log = logging.getLogger("jobgrid.api.jobs")
+
+CANCELLABLE = (JobStatus.VALIDATING, JobStatus.QUEUED, JobStatus.IN_PROGRESS)
+
+
+def location(job_id: str) -> dict[str, str]:
+    return {"Location": f"/v1/jobs/{job_id}"}
+
+
+@bp.post("/v1/jobs")
+def submit_job() -> Response:
+    """202 with the new job; 200 with the earlier one for a repeated Idempotency-Key."""
+    svc = services()
+    key = idempotency.read_key(request)
+    raw = read_body(request, svc.settings.max_request_bytes)
+    done = submit(svc, current_principal().org, raw, key)
+    return json_response(done.payload, done.status, location(done.job_id))
+
+
+@bp.get("/v1/jobs")
+def list_jobs() -> Response:
+    query = listing.parse_query(request.args)
+    return json_response(listing.list_jobs(services(), current_principal().org, query))
+
+
+@bp.get("/v1/jobs/<job_id>")
+def get_job(job_id: str) -> Response:
+    return json_response(full_job(services(), parse_job_id(job_id), current_principal().org))
+
+
+@bp.post("/v1/jobs/<job_id>/cancel")
+def cancel_job(job_id: str) -> Response:
+    """Sets the cancel flag; workers check it before each document. 409 once terminal."""
+    svc, org, job_id = services(), current_principal().org, parse_job_id(job_id)
+    owned_job(svc, job_id, org)
+    t = svc.store.transition(job_id, org, CANCELLABLE, status=JobStatus.CANCELLED,
+                             extra={"cancelled": "1"})
+    if not t.ok:
+        if t.detail == "gone":
+            raise not_found(job_id)
+        raise Conflict(f"job {job_id} is already {t.detail}; only validating, queued or "
+                       "in_progress jobs can be cancelled")
+    return json_response(full_job(svc, job_id, org))
+
+
+@bp.post("/v1/jobs/<job_id>/retry")
+def retry_job(job_id: str) -> Response:
+    """202 like a submission: the job is queued again under the same id."""
+    svc, org, job_id = services(), current_principal().org, parse_job_id(job_id)
+    owned_job(svc, job_id, org)
+    res, detail = svc.store.retry(job_id, org, Phase.PARSE)
+    if res == -1:
+        raise Unprocessable(f"the documents of job {job_id} expired and were deleted; "
+                            "submit the batch again")
+    if res != 1:
+        if detail == "gone":
+            raise not_found(job_id)
+        raise Conflict(f"job {job_id} is {detail}; only failed, cancelled or expired jobs "
+                       "can be retried")
+    try:
+        svc.enqueuer.parse(job_id, org)
+    except Unavailable:
+        fail_unqueued(svc, job_id, org)
+        raise
+    return json_response(full_job(svc, job_id, org), 202, location(job_id))
+
+
+def fail_unqueued(svc: Services, job_id: str, org: str) -> None:
+    """A retried job that could not be enqueued would sit in ``queued`` forever: mark it
+    failed (best effort) so the client can retry again once the broker is back."""
+    try:
+        svc.store.transition(job_id, org, (JobStatus.QUEUED,), status=JobStatus.FAILED,
+                             extra={"error_code": "enqueue_failed",
+                                    "error_message": "the job queue could not be reached"})
+    except redis.RedisError as e:
+        log.error("could not mark job %s failed after a failed enqueue: %s", job_id, e)

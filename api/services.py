@@ -1,0 +1,38 @@
+"""The per-app objects every view needs, built once by ``create_app`` and shared by requests.
+
+They live in ``app.extensions`` rather than module globals so a test can build several apps
+with different settings (another Redis, tiny limits) in one process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from flask import current_app
+
+from api.auth import Authenticator
+from api.enqueue import Enqueuer
+from shared.keys import Keys
+from shared.settings import Settings
+from shared.store import JobStore
+
+EXTENSION = "jobgrid"
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Everything a request handler touches: settings, Redis, the store, auth and the queue."""
+
+    settings: Settings
+    redis: redis.Redis
+    store: JobStore
+    keys: Keys
+    auth: Authenticator
+    enqueuer: Enqueuer
+
+
+def services() -> Services:
+    """The current app's services (only valid inside a request or app context)."""
+    svc: Services = current_app.extensions[EXTENSION]
+    return svc

@@ -1,0 +1,108 @@
+"""Server commands: ``up`` and ``demo`` (supervised local stack), ``api`` and ``worker``.
+
+``api`` and ``worker`` replace this process with gunicorn or Celery (``os.execv``), so signals
+from a process manager (systemd, docker, compose) reach the server directly.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from jobgrid.cli_common import EXIT_INTERRUPTED, EXIT_USAGE, CliFailure
+from jobgrid.launcher import (
+    DEMO_ORG,
+    LaunchAborted,
+    LaunchConfig,
+    Launcher,
+    LaunchError,
+    all_queues,
+    celery_worker_argv,
+    default_concurrency,
+    gunicorn_argv,
+    stop_signals,
+)
+
+
+def _exec(argv: list[str]) -> None:  # pragma: no cover - replaces the process
+    os.execv(argv[0], argv)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="API bind address.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="API port (0 = any free port).")
+@click.option("--concurrency", type=click.IntRange(min=1), default=default_concurrency,
+              show_default="min(4, CPUs)", help="Worker processes.")
+def up(host: str, port: int, concurrency: int) -> int:
+    """Run Redis (embedded unless JOBGRID_REDIS_URL is set), the API and a worker; Ctrl-C stops."""
+    launcher = Launcher(LaunchConfig(host=host, port=port, concurrency=concurrency))
+    with stop_signals() as signals:
+        try:
+            launcher.start(should_abort=signals.stop.is_set)
+            click.echo(f"jobgrid is up at {launcher.url}")
+            click.echo(f"  redis:     {launcher.redis_url}")
+            if launcher.dev_key_created:
+                click.echo(f"  API key:   {launcher.api_key}  (org {DEMO_ORG}, while up runs)")
+            click.echo(f"  try:       export JOBGRID_URL={launcher.url} "
+                       f"JOBGRID_API_KEY={launcher.api_key or '<your key>'}")
+            click.echo("Press Ctrl-C to stop.", err=True)
+            return launcher.wait(signals.stop)
+        except LaunchAborted:
+            return EXIT_INTERRUPTED
+        except LaunchError as e:
+            raise CliFailure(f"could not start jobgrid: {e}") from None
+        finally:
+            click.echo("stopping jobgrid ...", err=True)
+            launcher.stop(force=signals.force.is_set)
+            click.echo("stopped.", err=True)
+
+
+@click.command()
+@click.option("--port", default=0, show_default="any free port", type=click.IntRange(0, 65535))
+@click.option("--concurrency", type=click.IntRange(min=1), default=default_concurrency,
+              show_default="min(4, CPUs)")
+@click.option("--samples", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder with schema.json and documents [default: <repo>/samples/invoices].")
+def demo(port: int, concurrency: int, samples: Path | None) -> int:
+    """Start everything, run the sample invoice batch live, print the grid, stop."""
+    from jobgrid.demo import default_samples_dir, run_demo
+
+    return run_demo(
+        samples or default_samples_dir(),
+        port=port,
+        concurrency=concurrency,
+        console=Console(highlight=False),
+        err=Console(stderr=True, highlight=False),
+    )
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1))
+@click.option("--threads", default=16, show_default=True, type=click.IntRange(min=1))
+def api(host: str, port: int, workers: int, threads: int) -> int:
+    """Serve the HTTP API with gunicorn (settings from JOBGRID_* variables)."""
+    _exec(gunicorn_argv(host, port, workers=workers, threads=threads))
+    return EXIT_USAGE  # pragma: no cover
+
+
+@click.command()
+@click.option("-Q", "--queues", default=",".join(all_queues()), show_default=True,
+              help="Comma-separated Celery queues to consume.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=default_concurrency,
+              show_default="min(4, CPUs)")
+@click.option("-n", "--hostname", default=None, help="Celery node name (default celery@host).")
+def worker(queues: str, concurrency: int, hostname: str | None) -> int:
+    """Run a Celery worker (settings from JOBGRID_* variables)."""
+    names = [q.strip() for q in queues.split(",") if q.strip()]
+    unknown = sorted(set(names) - set(all_queues()))
+    if not names or unknown:
+        raise click.BadParameter(f"unknown queue(s): {', '.join(unknown) or '(none given)'}; "
+                                 f"known: {', '.join(all_queues())}", param_hint="-Q")
+    _exec(celery_worker_argv(names, concurrency=concurrency, hostname=hostname))
+    return EXIT_USAGE  # pragma: no cover

@@ -1,0 +1,191 @@
+"""The built-in, offline extractor: label matching plus strict type parsing.
+
+For each field it collects candidates (a document label that names the field, with its raw
+value and layout), ranks them by ``label quality x layout quality`` (earlier lines first on
+ties), and takes the first whose value passes the field's type parser. A value that does not
+parse leaves the cell empty: precision before recall.
+
+Confidence = label quality x layout quality x parse quality, lowered when another candidate of
+about the same rank disagrees. See ``docs/extraction.md`` for the numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from shared.models import FieldSpec
+from shared.status import FieldType
+from worker.extraction.cell import Cell
+from worker.extraction.currencies import code_in_label
+from worker.extraction.document import ParsedDocument
+from worker.extraction.labels import LabelIndex
+from worker.extraction.layout import Analysis, Pair, analyze, split_pair
+from worker.extraction.types import LENIENT, parse_scored
+
+LAYOUT_QUALITY: dict[str, float] = {
+    "separator": 0.98,
+    "table": 0.97,
+    "next_line": 0.93,
+    "column": 0.88,
+    "space": 0.88,
+    "heading": 0.8,
+}
+DISAGREEMENT = 0.85
+"""Factor applied when a candidate of nearly the same rank parses to another value."""
+
+_MAX_WORD_STARTS = 64
+_CUTS = re.compile(r"\s{2,}|\s+\(|\s*;\s*|\s+[-\u2013\u2014]\s+|,\s+(?=[A-Za-z])")
+_WORD_START = re.compile(r"(?<=\s)\S")
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    pair: Pair
+    score: float
+
+    @property
+    def key(self) -> tuple[float, int]:
+        return (-self.score, self.pair.line)
+
+
+# ------------------------------------------------------------------------ inline pairs
+def _word_starts(text: str) -> Iterator[int]:
+    for count, m in enumerate(_WORD_START.finditer(text)):
+        if count >= _MAX_WORD_STARTS:
+            return
+        yield m.start()
+
+
+def _expand(pair: Pair, index: LabelIndex) -> list[Pair]:
+    """Split ``Invoice No: 7 Date: 2024-01-02`` into two pairs at the known label ``Date``."""
+    out: list[Pair] = []
+    current = pair
+    for _ in range(_MAX_WORD_STARTS):
+        if split_pair(current.value) is None:
+            break
+        for pos in _word_starts(current.value):
+            inner = split_pair(current.value[pos:])
+            if inner and index.match(inner[0]):
+                out.append(_with(current, current.value[:pos].strip()))
+                current = Pair(inner[0], inner[1], current.line, current.text, current.layout)
+                break
+        else:
+            return [*out, _with(current, current.value, messy=True)]
+    return [*out, current]
+
+
+def _with(pair: Pair, value: str, messy: bool = False) -> Pair:
+    return Pair(pair.label, value, pair.line, pair.text, pair.layout, messy)
+
+
+# ------------------------------------------------------------------------ candidates
+def _space_pairs(analysis: Analysis, index: LabelIndex) -> Iterator[Pair]:
+    """``Label value`` lines: the longest schema label at the start, then whitespace."""
+    for opening in analysis.openings:
+        hit = index.prefix(opening.text)
+        if hit is None:
+            continue
+        _, end = hit
+        rest = opening.text[end:]
+        gap = re.match(r"\.?\s*" if opening.text[end - 1] == "#" else r"\.?\s+", rest)
+        if gap and rest[gap.end():].strip():
+            yield Pair(opening.text[:end], rest.lstrip(". "), opening.line, opening.source, "space")
+
+
+def collect(doc: ParsedDocument, fields: Sequence[FieldSpec]) -> dict[str, list[Candidate]]:
+    """Every candidate of every field, best first."""
+    index = LabelIndex(fields)
+    analysis = analyze(doc.lines)
+    found: dict[str, list[Candidate]] = {f.name: [] for f in fields}
+    pairs = [p for pair in analysis.pairs for p in _expand(pair, index)]
+    for pair in [*pairs, *_space_pairs(analysis, index)]:
+        match = index.match(pair.label)
+        if match is None or not pair.value or index.is_label(pair.value):
+            continue
+        score = match.quality * LAYOUT_QUALITY[pair.layout]
+        found[match.field].append(Candidate(pair, score))
+    for candidates in found.values():
+        candidates.sort(key=lambda c: c.key)
+    return found
+
+
+# ------------------------------------------------------------------------ parsing
+def _raw_values(field: FieldSpec, pair: Pair) -> Iterator[tuple[str, float]]:
+    """The raw strings to try for a candidate, with their quality factor."""
+    value = pair.value.strip(" *_`|")
+    if field.type is FieldType.STRING:
+        if not pair.messy and _plausible_string(pair, value):
+            yield value, 1.0
+        return
+    if not pair.messy:
+        yield value, 1.0
+    for m in _CUTS.finditer(value):
+        yield value[: m.start()], LENIENT
+    for pos in _word_starts(value):
+        if split_pair(value[pos:]):
+            yield value[:pos], LENIENT
+            break
+
+
+def _plausible_string(pair: Pair, value: str) -> bool:
+    """``Label value`` is too loose for free text unless the value stands apart.
+
+    ``Vendor agrees to...`` must not make ``agrees to...`` a vendor; a value with a digit or
+    ``@``, or one set off by two spaces, is taken.
+    """
+    if pair.layout != "space":
+        return True
+    return any(ch.isdigit() or ch == "@" for ch in value) or "  " in pair.text
+
+
+def _parse(field: FieldSpec, candidate: Candidate) -> tuple[object, float, str] | None:
+    currency = code_in_label(candidate.pair.label)
+    for raw, quality in _raw_values(field, candidate.pair):
+        scored = parse_scored(field, raw, default_currency=currency)
+        if scored is not None:
+            return scored[0], quality * scored[1], raw.strip()
+    return None
+
+
+def _disagrees(field: FieldSpec, best: Candidate, value: object, rest: list[Candidate]) -> bool:
+    for other in rest[:3]:
+        if best.score - other.score > 0.05:
+            break
+        parsed = _parse(field, other)
+        if parsed is not None and parsed[0] != value:
+            return True
+    return False
+
+
+def choose(field: FieldSpec, candidates: list[Candidate]) -> Cell:
+    """The cell for ``field``: the best candidate whose value parses, or an empty cell."""
+    for i, candidate in enumerate(candidates):
+        parsed = _parse(field, candidate)
+        if parsed is None:
+            continue
+        value, quality, raw = parsed
+        confidence = candidate.score * quality
+        if _disagrees(field, candidate, value, candidates[i + 1 :]):
+            confidence *= DISAGREEMENT
+        pair = candidate.pair
+        return Cell(
+            value=value,
+            confidence=round(min(1.0, max(0.01, confidence)), 4),
+            label=pair.label,
+            line=pair.line,
+            text=pair.text,
+            raw=raw,
+        )
+    return Cell.empty()
+
+
+class BuiltinExtractor:
+    """Offline label/value extractor; deterministic and fast (linear in document lines)."""
+
+    name = "builtin"
+
+    def extract(self, doc: ParsedDocument, fields: Sequence[FieldSpec]) -> dict[str, Cell]:
+        found = collect(doc, fields)
+        return {f.name: choose(f, found[f.name]) for f in fields}

@@ -1,0 +1,103 @@
+"""Date parsing to ISO ``YYYY-MM-DD``.
+
+Accepted: ISO (``2024-09-14``, also with a time), ``2024/09/14``, month names in either order
+(``14 September 2024``, ``Sep 14, 2024``, ``14-Sep-2024``, ``Saturday, 14th Sept. 2024``) and
+numeric day/month forms with a 4- or 2-digit year.
+
+Numeric day/month ambiguity, the documented rule:
+
+* ``/`` is read month-first (US): ``09/10/2024`` is 10 September 2024.
+* ``.`` and ``-`` are read day-first (European): ``09.10.2024`` is 9 October.
+* A part above 12 must be the day, whatever the separator: ``14/09/2024`` is 14 September and
+  ``09-14-2024`` is 14 September.
+* Both parts at most 12 and different means *ambiguous*: parsed by the rule above but flagged
+  (lower confidence). Two-digit years (``14/09/24``) are 2000-2069 / 1970-1999 and flagged too.
+
+Impossible dates (``2024-02-30``, month 13) and years outside 1900-2100 are refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+MONTHS: dict[str, int] = {}
+for _number, _names in enumerate(
+    ["january jan", "february feb", "march mar", "april apr", "may", "june jun",
+     "july jul", "august aug", "september sep sept", "october oct", "november nov",
+     "december dec"],
+    start=1,
+):
+    for _name in _names.split():
+        MONTHS[_name] = _number
+
+_WEEKDAY = re.compile(r"^(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*\.?,?\s+", re.I)
+_TIME = re.compile(
+    r"(?:[T\s]+|,\s*)(?:at\s+)?\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[ap]\.?m\.?)?\s*"
+    r"(?:z|utc|gmt|[+-]\d{2}:?\d{2})?$",
+    re.I,
+)
+_ORD = r"(?:st|nd|rd|th)?"
+_YMD = re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})")
+_NUMERIC = re.compile(r"(\d{1,2})([-/.])(\d{1,2})\2(\d{4}|\d{2})")
+_DAY_MONTH_YEAR = re.compile(
+    rf"(\d{{1,2}}){_ORD}(?:\s+of)?[\s\-./]*([a-z]+)\.?,?[\s\-./]*(\d{{4}})", re.I
+)
+_MONTH_DAY_YEAR = re.compile(rf"([a-z]+)\.?[\s\-./]*(\d{{1,2}}){_ORD},?[\s\-./]+(\d{{4}})", re.I)
+_YEAR_MONTH_DAY = re.compile(r"(\d{4})[\s\-./]*([a-z]+)\.?[\s\-./]*(\d{1,2})", re.I)
+
+
+def _make(year: int, month: int, day: int) -> str | None:
+    if not 1900 <= year <= 2100:
+        return None
+    try:
+        return dt.date(year, month, day).isoformat()
+    except ValueError:
+        return None
+
+
+def _named(text: str) -> str | None:
+    if m := _DAY_MONTH_YEAR.fullmatch(text):
+        day, month, year = m.group(1), m.group(2), m.group(3)
+    elif m := _MONTH_DAY_YEAR.fullmatch(text):
+        month, day, year = m.group(1), m.group(2), m.group(3)
+    elif m := _YEAR_MONTH_DAY.fullmatch(text):
+        year, month, day = m.group(1), m.group(2), m.group(3)
+    else:
+        return None
+    number = MONTHS.get(month.lower())
+    return _make(int(year), number, int(day)) if number else None
+
+
+def _numeric(text: str) -> tuple[str, bool] | None:
+    m = _NUMERIC.fullmatch(text)
+    if not m:
+        return None
+    a, sep, b, y = int(m.group(1)), m.group(2), int(m.group(3)), m.group(4)
+    year = int(y) if len(y) == 4 else (2000 + int(y) if int(y) < 70 else 1900 + int(y))
+    if a > 12 and b > 12:
+        return None
+    if a > 12:
+        day, month = a, b
+    elif b > 12:
+        day, month = b, a
+    elif sep == "/":
+        day, month = b, a
+    else:
+        day, month = a, b
+    iso = _make(year, month, day)
+    ambiguous = (a != b and a <= 12 and b <= 12) or len(y) == 2
+    return (iso, ambiguous) if iso else None
+
+
+def parse_date_text(raw: str) -> tuple[str, bool] | None:
+    """Return (ISO date, ambiguous) or ``None``."""
+    text = _WEEKDAY.sub("", raw.strip(), count=1).strip().rstrip(".")
+    text = _TIME.sub("", text).strip()
+    if m := _YMD.fullmatch(text):
+        iso = _make(int(m.group(1)), int(m.group(3)), int(m.group(4)))
+        return (iso, False) if iso else None
+    named = _named(text)
+    if named:
+        return named, False
+    return _numeric(text)

@@ -1,0 +1,175 @@
+"""Find label/value pairs in normalized text, independent of any schema.
+
+Layouts recognized (``layout`` names are used for ranking and confidence):
+
+``separator``  ``Label: value``, ``Label - value`` (spaced dash), ``Label = value``,
+               ``Label ...... value`` (dot leaders)
+``table``      a row of cells split by tabs, pipes or runs of 3+ spaces: two cells are
+               ``label | value``; an even number of cells alternate label/value
+``next_line``  ``Label:`` alone, the value on the next non-empty line
+``column``     a header row of 3+ cells above a data row of as many cells
+``heading``    a line that is only a label, the value on the next line (weakest)
+
+The ``Label value`` layout needs to know where the label ends, so it is resolved by the
+extractor against the schema's labels: this module only reports those candidate lines
+(:attr:`Analysis.openings`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_BULLET = re.compile(r"^\s*(?:[>#]+\s+|[-*+\u2022\u00b7\u25aa\u25cf]\s+|\d{1,2}[.)]\s+)*")
+_EMPHASIS = re.compile(r"\*\*|__|`")
+_CELL_SPLIT = re.compile(r"\s*(?:\t+|\|)\s*|\s{3,}")
+_TABLE_RULE = re.compile(r"^[\s|:+=-]*-{3,}[\s|:+=-]*$")
+_SEPARATOR = re.compile(
+    r"(?P<colon>\s*[:\uff1a])|(?P<dash>\s+[-\u2013\u2014]{1,2}\s+)|(?P<eq>\s+=\s+)"
+    r"|(?P<dots>\s*(?:\.{3,}|\u2026+|_{3,})\s*)"
+)
+_LABEL_MAX_CHARS = 80
+_LABEL_MAX_WORDS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """A label and the raw value that goes with it."""
+
+    label: str
+    value: str
+    line: int  # 1-based line of the value
+    text: str  # the source line of the value
+    layout: str
+    messy: bool = False  # the value holds another "label: value" we could not attribute
+
+
+@dataclass(frozen=True, slots=True)
+class Opening:
+    """A cell of text with no separator: maybe ``Label value``, decided per schema."""
+
+    text: str
+    line: int
+    source: str
+
+
+@dataclass
+class Analysis:
+    pairs: list[Pair] = field(default_factory=list)
+    openings: list[Opening] = field(default_factory=list)
+
+
+def clean_line(line: str) -> str:
+    """Drop list bullets, heading marks and emphasis: ``- **Total:** 5`` -> ``Total: 5``."""
+    return _EMPHASIS.sub("", _BULLET.sub("", line, count=1)).strip()
+
+
+def cells(line: str) -> list[str]:
+    """Table cells of a line (the line itself when it is not a row); empty cells dropped."""
+    return [c.strip() for c in _CELL_SPLIT.split(line) if c.strip()]
+
+
+def _label_like(label: str) -> bool:
+    words = label.split()
+    return (
+        0 < len(label) <= _LABEL_MAX_CHARS
+        and len(words) <= _LABEL_MAX_WORDS
+        and label[0].isalpha()
+        and not label.endswith((",", ";"))
+    )
+
+
+def split_pair(cell: str) -> tuple[str, str] | None:
+    """Split ``cell`` at its first separator; ``None`` when it has no label-like head."""
+    for m in _SEPARATOR.finditer(cell):
+        if m.lastgroup == "colon":
+            before, after = cell[m.start() - 1 : m.start()], cell[m.end() : m.end() + 2]
+            if (before.isdigit() and after[:1].isdigit()) or after.startswith("//"):
+                continue  # 10:30, https://
+        label, value = cell[: m.start()].strip(), cell[m.end() :].strip()
+        return (label, value) if _label_like(label) else None
+    return None
+
+
+def has_separator(text: str) -> bool:
+    return split_pair(text) is not None
+
+
+def _next_line(lines: list[str], index: int, limit: int = 3) -> int | None:
+    """Index of the next non-empty, non-rule line within ``limit`` lines."""
+    for j in range(index + 1, min(len(lines), index + 1 + limit)):
+        if lines[j].strip() and not _TABLE_RULE.match(lines[j]):
+            return j
+    return None
+
+
+class _Analyzer:
+    def __init__(self, raw_lines: list[str]) -> None:
+        self.raw = raw_lines
+        self.lines = [clean_line(line) for line in raw_lines]
+        self.rows = [cells(line) for line in self.lines]
+        self.out = Analysis()
+
+    def add(self, label: str, value: str, index: int, layout: str) -> None:
+        if label and value:
+            self.out.pairs.append(Pair(label, value, index + 1, self.raw[index], layout))
+
+    def run(self) -> Analysis:
+        for i, row in enumerate(self.rows):
+            if row and not _TABLE_RULE.match(self.lines[i]):
+                self._row(i, row)
+        return self.out
+
+    def _row(self, i: int, row: list[str]) -> None:
+        split = [split_pair(c) for c in row]
+        if any(split):
+            self._separated(i, row, split)
+        elif len(row) == 1:
+            self._single(i, row[0])
+        else:
+            self._table(i, row)
+
+    def _separated(self, i: int, row: list[str], split: list[tuple[str, str] | None]) -> None:
+        for k, pair in enumerate(split):
+            if pair is None:
+                continue
+            label, value = pair
+            if value:
+                self.add(label, value, i, "separator")
+            elif k + 1 < len(row) and split[k + 1] is None:
+                self.add(label, row[k + 1], i, "table")
+            elif k + 1 == len(row):
+                self._below(i, label, "next_line")
+        if split[0] is None:
+            self.out.openings.append(Opening(row[0], i + 1, self.raw[i]))
+
+    def _single(self, i: int, text: str) -> None:
+        self.out.openings.append(Opening(text, i + 1, self.raw[i]))
+        if _label_like(text) and not any(ch.isdigit() for ch in text):
+            self._below(i, text, "heading")
+
+    def _below(self, i: int, label: str, layout: str) -> None:
+        j = _next_line(self.lines, i)
+        if j is None:
+            return
+        below = self.rows[j]
+        if below and not any(split_pair(c) for c in below) and not self.lines[j].endswith(":"):
+            self.add(label, below[0], j, layout)
+
+    def _table(self, i: int, row: list[str]) -> None:
+        j = _next_line(self.lines, i, limit=2)
+        below = self.rows[j] if j is not None else []
+        if len(row) >= 3 and len(below) == len(row) and not any(split_pair(c) for c in below):
+            assert j is not None
+            for head, value in zip(row, below, strict=True):
+                self.add(head, value, j, "column")
+        elif len(row) % 2 == 0:
+            for k in range(0, len(row), 2):
+                if not any(ch.isdigit() for ch in row[k]):
+                    self.add(row[k], row[k + 1], i, "table")
+        self.out.openings.append(Opening(row[0], i + 1, self.raw[i]))
+
+
+def analyze(lines: list[str]) -> Analysis:
+    """All pairs and openings of a document's lines, in line order."""
+    return _Analyzer(lines).run()

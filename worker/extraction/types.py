@@ -1,0 +1,293 @@
+"""Type parsers: one raw string in, one typed JSON value out, or ``None`` (empty cell).
+
+Each ``parse_<type>(raw, field)`` is strict: the *whole* raw string must be a value of the
+type, because a wrongly filled cell costs more than an empty one. ``parse_value`` dispatches on
+``field.type`` and then applies ``field.pattern`` (a full match on :func:`typed_text`).
+``parse_scored`` also returns a quality factor (1.0 clean, lower for lenient readings such as
+an ambiguous date) that extractors fold into their confidence.
+
+Placeholders (``N/A``, ``-``, ``none``, ``TBD``...) mean "no value" for every type.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from shared.models import FieldSpec
+from shared.status import FieldType
+from worker.extraction.currencies import take_prefix, take_suffix
+from worker.extraction.dateparse import parse_date_text
+from worker.extraction.limits import MAX_VALUE_CHARS
+from worker.extraction.numparse import parse_signed
+
+LENIENT = 0.9
+"""Quality of a reading that needed a guess (ambiguous marks, stripped decoration)."""
+
+PLACEHOLDERS = frozenset(
+    {"n/a", "n.a.", "na", "none", "null", "nil", "-", "--", "---", "—", "–", "tbd", "tba",
+     "unknown", "?", "...", "not applicable", "not available", "not provided", "(none)",
+     "(blank)", "blank"}
+)
+TRUE_WORDS = frozenset({"yes", "y", "true", "t", "1", "checked", "x", "[x]", "☑", "☒", "✓",
+                        "✔", "on", "ja", "oui", "si", "sí"})
+FALSE_WORDS = frozenset({"no", "n", "false", "f", "0", "unchecked", "[ ]", "[]", "☐", "off",
+                         "nein", "non"})
+_EMAIL = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}"
+)
+_NAMED_EMAIL = re.compile(r"[^<>]*<\s*([^<>\s]+)\s*>")
+_QUOTES = (('"', '"'), ("'", "'"), ("\u201c", "\u201d"), ("\u2018", "\u2019"), ("«", "»"))
+_SPACES = re.compile(r"\s+")
+
+Scored = tuple[Any, float]
+
+
+def _clean(raw: str) -> str | None:
+    """Trim, collapse whitespace, drop surrounding quotes; ``None`` for placeholders."""
+    text = _SPACES.sub(" ", raw).strip()
+    for left, right in _QUOTES:
+        if len(text) >= 2 and text.startswith(left) and text.endswith(right):
+            text = text[1:-1].strip()
+    if not text or len(text) > MAX_VALUE_CHARS or text.casefold() in PLACEHOLDERS:
+        return None
+    return text
+
+
+def _as_number(value: Decimal) -> float:
+    return float(value)
+
+
+# --------------------------------------------------------------------------- scored parsers
+def _string(text: str, field: FieldSpec) -> Scored | None:
+    return (text, 1.0) if any(ch.isalnum() for ch in text) else None
+
+
+def _number(text: str, field: FieldSpec) -> Scored | None:
+    quality = 1.0
+    body = text[:-1].rstrip() if text.endswith("%") else text
+    parsed = parse_signed(body)
+    if parsed is None:
+        money = _money(body)
+        if money is None:
+            return None
+        parsed, quality = (money[0], money[2]), LENIENT
+    value, ambiguous = parsed
+    return _as_number(value), quality * (LENIENT if ambiguous else 1.0)
+
+
+def _integer(text: str, field: FieldSpec) -> Scored | None:
+    parsed = parse_signed(text)
+    if parsed is None:
+        return None
+    value, ambiguous = parsed
+    if value != value.to_integral_value():
+        return None
+    return int(value), LENIENT if ambiguous else 1.0
+
+
+def _boolean(text: str, field: FieldSpec) -> Scored | None:
+    word = text.casefold().rstrip(".!")
+    if word in TRUE_WORDS:
+        return True, 1.0
+    if word in FALSE_WORDS:
+        return False, 1.0
+    return None
+
+
+def _date(text: str, field: FieldSpec) -> Scored | None:
+    parsed = parse_date_text(text)
+    if parsed is None:
+        return None
+    iso, ambiguous = parsed
+    return iso, LENIENT if ambiguous else 1.0
+
+
+def _email(text: str, field: FieldSpec) -> Scored | None:
+    quality = 1.0
+    candidate = text
+    if candidate.lower().startswith("mailto:"):
+        candidate = candidate[7:]
+    if m := _NAMED_EMAIL.fullmatch(candidate):
+        candidate, quality = m.group(1), LENIENT
+    candidate = candidate.strip().rstrip(".")
+    if not _EMAIL.fullmatch(candidate) or ".." in candidate:
+        return None
+    local, _, domain = candidate.rpartition("@")
+    return f"{local}@{domain.lower()}", quality
+
+
+def _money(text: str, default_currency: str | None = None) -> tuple[Decimal, str, bool] | None:
+    """Amount and currency code: ``$1,234.50``, ``1.234,50 €``, ``-USD 5``, ``(€5)``."""
+    body = text.strip()
+    negative = body.startswith("(") and body.endswith(")")
+    body = body[1:-1].strip() if negative else body
+    if body[:1] in ("-", "\u2212"):
+        negative, body = not negative, body[1:].strip()
+    prefix, body = take_prefix(body.strip())
+    suffix, body = take_suffix(body.strip())
+    if prefix and suffix and prefix != suffix:
+        return None
+    code = prefix or suffix or default_currency
+    parsed = parse_signed(body)
+    if code is None or parsed is None:
+        return None
+    amount, ambiguous = parsed
+    return (-amount if negative else amount), code, ambiguous
+
+
+def _currency(text: str, field: FieldSpec, default_currency: str | None = None) -> Scored | None:
+    money = _money(text)
+    quality = 1.0
+    if money is None and default_currency:
+        money, quality = _money(text, default_currency), LENIENT
+    if money is None:
+        return None
+    amount, code, ambiguous = money
+    value = {"amount": _as_number(amount), "currency": code}
+    return value, quality * (LENIENT if ambiguous else 1.0)
+
+
+def _enum_key(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def _enum(text: str, field: FieldSpec) -> Scored | None:
+    values = field.values or []
+    folded = text.casefold()
+    for value in values:
+        if value.casefold() == folded:
+            return value, 1.0
+    key = _enum_key(text)
+    matches = [v for v in values if _enum_key(v) == key]
+    return (matches[0], LENIENT) if key and len(matches) == 1 else None
+
+
+_PARSERS: dict[FieldType, Callable[[str, FieldSpec], Scored | None]] = {
+    FieldType.STRING: _string,
+    FieldType.NUMBER: _number,
+    FieldType.INTEGER: _integer,
+    FieldType.BOOLEAN: _boolean,
+    FieldType.DATE: _date,
+    FieldType.EMAIL: _email,
+    FieldType.CURRENCY: _currency,
+    FieldType.ENUM: _enum,
+}
+
+
+# --------------------------------------------------------------------------- pattern
+@functools.lru_cache(maxsize=512)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def typed_text(value: Any) -> str:
+    """The string a field ``pattern`` is matched against.
+
+    Strings, dates, emails and enums as they are; booleans ``true``/``false``; numbers without
+    a trailing ``.0`` when integral (``1234``, ``1234.5``); currency ``"1234.5 USD"``.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, dict):
+        return f"{typed_text(value['amount'])} {value['currency']}"
+    return str(value)
+
+
+def _matches_pattern(field: FieldSpec, value: Any) -> bool:
+    return field.pattern is None or bool(_compiled(field.pattern).fullmatch(typed_text(value)))
+
+
+def _run(
+    kind: FieldType, raw: str, field: FieldSpec, default_currency: str | None
+) -> Scored | None:
+    text = _clean(raw)
+    if text is None:
+        return None
+    if kind is FieldType.CURRENCY:
+        scored = _currency(text, field, default_currency)
+    else:
+        scored = _PARSERS[kind](text, field)
+    if scored is None or not _matches_pattern(field, scored[0]):
+        return None
+    return scored
+
+
+def parse_scored(
+    field: FieldSpec, raw: str, *, default_currency: str | None = None
+) -> Scored | None:
+    """Parse ``raw`` for ``field``: (typed value, quality 0..1) or ``None`` when invalid.
+
+    ``default_currency`` is a currency named by the label (``Total (EUR)``), used only when
+    the value itself has no currency indicator.
+    """
+    return _run(field.type, raw, field, default_currency)
+
+
+def parse_value(field: FieldSpec, raw: str) -> Any | None:
+    """Typed value of ``raw`` for ``field`` (pattern included), or ``None``."""
+    scored = parse_scored(field, raw)
+    return None if scored is None else scored[0]
+
+
+# --------------------------------------------------------------------------- public per type
+def _public(kind: FieldType, raw: str, field: FieldSpec) -> Any | None:
+    """Parse as ``kind`` whatever ``field.type`` says (tests call each parser directly)."""
+    scored = _run(kind, raw, field, None)
+    return None if scored is None else scored[0]
+
+
+def parse_string(raw: str, field: FieldSpec) -> str | None:
+    """Trimmed, whitespace-collapsed, non-empty text with at least one letter or digit."""
+    value: str | None = _public(FieldType.STRING, raw, field)
+    return value
+
+
+def parse_number(raw: str, field: FieldSpec) -> float | None:
+    """A float; grouping per :mod:`worker.extraction.numparse`; ``%`` and currency tolerated."""
+    value: float | None = _public(FieldType.NUMBER, raw, field)
+    return value
+
+
+def parse_integer(raw: str, field: FieldSpec) -> int | None:
+    """An int; non-integral numbers (``1.5``) are refused, ``3.00`` is 3."""
+    value: int | None = _public(FieldType.INTEGER, raw, field)
+    return value
+
+
+def parse_boolean(raw: str, field: FieldSpec) -> bool | None:
+    """yes/no, true/false, y/n, 1/0, checked/unchecked, x, check marks."""
+    value: bool | None = _public(FieldType.BOOLEAN, raw, field)
+    return value
+
+
+def parse_date(raw: str, field: FieldSpec) -> str | None:
+    """ISO ``YYYY-MM-DD``; see :mod:`worker.extraction.dateparse` for the ambiguity rule."""
+    value: str | None = _public(FieldType.DATE, raw, field)
+    return value
+
+
+def parse_email(raw: str, field: FieldSpec) -> str | None:
+    """``local@domain.tld`` (domain lower-cased); ``mailto:`` and ``Name <addr>`` tolerated."""
+    value: str | None = _public(FieldType.EMAIL, raw, field)
+    return value
+
+
+def parse_currency(
+    raw: str, field: FieldSpec, *, default_currency: str | None = None
+) -> dict[str, Any] | None:
+    """``{"amount": float, "currency": "ISO"}``; a bare number without a currency is refused."""
+    scored = _run(FieldType.CURRENCY, raw, field, default_currency)
+    return None if scored is None else dict(scored[0])
+
+
+def parse_enum(raw: str, field: FieldSpec) -> str | None:
+    """The canonical entry of ``field.values`` matching case- and punctuation-insensitively."""
+    value: str | None = _public(FieldType.ENUM, raw, field)
+    return value
