@@ -12,7 +12,7 @@ about the same rank disagrees. See ``docs/extraction.md`` for the numbers.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from shared.models import FieldSpec
@@ -22,7 +22,8 @@ from worker.extraction.currencies import code_in_label
 from worker.extraction.document import ParsedDocument
 from worker.extraction.labels import LabelIndex
 from worker.extraction.layout import Analysis, Pair, analyze, split_pair
-from worker.extraction.types import LENIENT, parse_scored
+from worker.extraction.dateparse import infer_day_first
+from worker.extraction.types import LENIENT, Hints, parse_scored
 
 LAYOUT_QUALITY: dict[str, float] = {
     "separator": 0.98,
@@ -38,6 +39,7 @@ DISAGREEMENT = 0.85
 _MAX_WORD_STARTS = 64
 _CUTS = re.compile(r"\s{2,}|\s+\(|\s*;\s*|\s+[-\u2013\u2014]\s+|,\s+(?=[A-Za-z])")
 _WORD_START = re.compile(r"(?<=\s)\S")
+_VALUE_JUNK = " *_`|\u00b7\u2022,;\u2013\u2014"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +91,10 @@ def _space_pairs(analysis: Analysis, index: LabelIndex) -> Iterator[Pair]:
             continue
         _, end = hit
         rest = opening.text[end:]
-        gap = re.match(r"\.?\s*" if opening.text[end - 1] == "#" else r"\.?\s+", rest)
+        gap = re.match(r"[.?]?\s*" if opening.text[end - 1] == "#" else r"[.?]?\s+", rest)
         if gap and rest[gap.end():].strip():
-            yield Pair(opening.text[:end], rest.lstrip(". "), opening.line, opening.source, "space")
+            value = rest[gap.end():]
+            yield Pair(opening.text[:end], value, opening.line, opening.source, "space")
 
 
 def collect(doc: ParsedDocument, fields: Sequence[FieldSpec]) -> dict[str, list[Candidate]]:
@@ -114,7 +117,7 @@ def collect(doc: ParsedDocument, fields: Sequence[FieldSpec]) -> dict[str, list[
 # ------------------------------------------------------------------------ parsing
 def _raw_values(field: FieldSpec, pair: Pair) -> Iterator[tuple[str, float]]:
     """The raw strings to try for a candidate, with their quality factor."""
-    value = pair.value.strip(" *_`|")
+    value = pair.value.strip(_VALUE_JUNK)
     if field.type is FieldType.STRING:
         if not pair.messy and _plausible_string(pair, value):
             yield value, 1.0
@@ -130,44 +133,54 @@ def _raw_values(field: FieldSpec, pair: Pair) -> Iterator[tuple[str, float]]:
 
 
 def _plausible_string(pair: Pair, value: str) -> bool:
-    """``Label value`` is too loose for free text unless the value stands apart.
+    """``Label value`` is too loose for free text unless the value looks like one.
 
-    ``Vendor agrees to...`` must not make ``agrees to...`` a vendor; a value with a digit or
-    ``@``, or one set off by two spaces, is taken.
+    ``Vendor agrees to...`` must not make ``agrees to...`` a vendor: the value must start with
+    a capital or a digit, hold a digit or ``@``, or be set off by two spaces.
     """
     if pair.layout != "space":
         return True
-    return any(ch.isdigit() or ch == "@" for ch in value) or "  " in pair.text
+    if value[:1].isupper() or value[:1].isdigit() or "  " in pair.text:
+        return True
+    return any(ch.isdigit() or ch == "@" for ch in value)
 
 
-def _parse(field: FieldSpec, candidate: Candidate) -> tuple[object, float, str] | None:
-    currency = code_in_label(candidate.pair.label)
+def _parse(
+    field: FieldSpec, candidate: Candidate, day_first: Mapping[str, bool]
+) -> tuple[object, float, str] | None:
+    hints = Hints(currency=code_in_label(candidate.pair.label), day_first=day_first)
     for raw, quality in _raw_values(field, candidate.pair):
-        scored = parse_scored(field, raw, default_currency=currency)
+        scored = parse_scored(field, raw, hints)
         if scored is not None:
             return scored[0], quality * scored[1], raw.strip()
     return None
 
 
-def _disagrees(field: FieldSpec, best: Candidate, value: object, rest: list[Candidate]) -> bool:
+def _disagrees(
+    field: FieldSpec, best: Candidate, value: object, rest: list[Candidate],
+    day_first: Mapping[str, bool],
+) -> bool:
     for other in rest[:3]:
         if best.score - other.score > 0.05:
             break
-        parsed = _parse(field, other)
+        parsed = _parse(field, other, day_first)
         if parsed is not None and parsed[0] != value:
             return True
     return False
 
 
-def choose(field: FieldSpec, candidates: list[Candidate]) -> Cell:
+def choose(
+    field: FieldSpec, candidates: list[Candidate], day_first: Mapping[str, bool] | None = None
+) -> Cell:
     """The cell for ``field``: the best candidate whose value parses, or an empty cell."""
+    order = day_first or {}
     for i, candidate in enumerate(candidates):
-        parsed = _parse(field, candidate)
+        parsed = _parse(field, candidate, order)
         if parsed is None:
             continue
         value, quality, raw = parsed
         confidence = candidate.score * quality
-        if _disagrees(field, candidate, value, candidates[i + 1 :]):
+        if _disagrees(field, candidate, value, candidates[i + 1 :], order):
             confidence *= DISAGREEMENT
         pair = candidate.pair
         return Cell(
@@ -188,4 +201,5 @@ class BuiltinExtractor:
 
     def extract(self, doc: ParsedDocument, fields: Sequence[FieldSpec]) -> dict[str, Cell]:
         found = collect(doc, fields)
-        return {f.name: choose(f, found[f.name]) for f in fields}
+        day_first = infer_day_first(doc.text)
+        return {f.name: choose(f, found[f.name], day_first) for f in fields}

@@ -13,6 +13,10 @@ Numeric day/month ambiguity, the documented rule:
 * Both parts at most 12 and different means *ambiguous*: parsed by the rule above but flagged
   (lower confidence). Two-digit years (``14/09/24``) are 2000-2069 / 1970-1999 and flagged too.
 
+A document that writes one numeric date unambiguously (``22/08/2024``) settles the order
+for its other dates with the same separator (``05/09/2024`` is then 5 September): see
+:func:`infer_day_first`. Conflicting evidence settles nothing.
+
 Impossible dates (``2024-02-30``, month 13) and years outside 1900-2100 are refused.
 """
 
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 
 MONTHS: dict[str, int] = {}
 for _number, _names in enumerate(
@@ -69,7 +74,7 @@ def _named(text: str) -> str | None:
     return _make(int(year), number, int(day)) if number else None
 
 
-def _numeric(text: str) -> tuple[str, bool] | None:
+def _numeric(text: str, day_first: Mapping[str, bool] | None) -> tuple[str, bool] | None:
     m = _NUMERIC.fullmatch(text)
     if not m:
         return None
@@ -77,21 +82,33 @@ def _numeric(text: str) -> tuple[str, bool] | None:
     year = int(y) if len(y) == 4 else (2000 + int(y) if int(y) < 70 else 1900 + int(y))
     if a > 12 and b > 12:
         return None
-    if a > 12:
+    hinted = (day_first or {}).get(sep)
+    ambiguous = a != b and a <= 12 and b <= 12 and hinted is None
+    if a > 12 or (b <= 12 and (hinted if hinted is not None else sep != "/")):
         day, month = a, b
-    elif b > 12:
-        day, month = b, a
-    elif sep == "/":
-        day, month = b, a
     else:
-        day, month = a, b
+        day, month = b, a
     iso = _make(year, month, day)
-    ambiguous = (a != b and a <= 12 and b <= 12) or len(y) == 2
-    return (iso, ambiguous) if iso else None
+    return (iso, ambiguous or len(y) == 2) if iso else None
 
 
-def parse_date_text(raw: str) -> tuple[str, bool] | None:
-    """Return (ISO date, ambiguous) or ``None``."""
+_ANY_NUMERIC = re.compile(r"(?<![\d/.-])(\d{1,2})([-/.])(\d{1,2})\2(?:\d{4}|\d{2})(?![\d/.-])")
+
+
+def infer_day_first(text: str) -> dict[str, bool]:
+    """Per separator, whether this document writes day before month (from unambiguous dates)."""
+    votes: dict[str, set[bool]] = {}
+    for m in _ANY_NUMERIC.finditer(text):
+        a, sep, b = int(m.group(1)), m.group(2), int(m.group(3))
+        if (a > 12) != (b > 12):
+            votes.setdefault(sep, set()).add(a > 12)
+    return {sep: next(iter(v)) for sep, v in votes.items() if len(v) == 1}
+
+
+def parse_date_text(
+    raw: str, day_first: Mapping[str, bool] | None = None
+) -> tuple[str, bool] | None:
+    """Return (ISO date, ambiguous) or ``None``; ``day_first`` is :func:`infer_day_first`'s."""
     text = _WEEKDAY.sub("", raw.strip(), count=1).strip().rstrip(".")
     text = _TIME.sub("", text).strip()
     if m := _YMD.fullmatch(text):
@@ -100,4 +117,4 @@ def parse_date_text(raw: str) -> tuple[str, bool] | None:
     named = _named(text)
     if named:
         return named, False
-    return _numeric(text)
+    return _numeric(text, day_first)

@@ -1,4 +1,4 @@
-"""PDF text layer via pypdf.
+"""PDF text layer via pypdf (layout mode, so columns stay apart).
 
 Only the text layer is read: a scanned PDF without one comes out empty and the caller answers
 ``empty_document`` (OCR is out of scope). Encrypted PDFs are opened with the empty password
@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import warnings
 
-from pypdf import PdfReader
+from pypdf import PageObject, PdfReader
 
 from worker.extraction.errors import ParseError
 from worker.extraction.limits import MAX_PDF_PAGES, MAX_TEXT_CHARS
@@ -28,6 +28,17 @@ def _open(data: bytes) -> PdfReader:
     return reader
 
 
+def _page_text(page: PageObject) -> str:
+    """Layout mode keeps the horizontal gaps between label and value columns (which the
+    extractor reads as cell boundaries); plain mode is the fallback for pages it cannot lay out.
+    """
+    try:
+        text = page.extract_text(extraction_mode="layout")
+    except Exception:  # layout mode is stricter about fonts; plain mode still reads the text
+        text = ""
+    return text or page.extract_text(extraction_mode="plain") or ""
+
+
 def pdf_to_text(data: bytes) -> tuple[str, int]:
     """Return the text of every page (pages separated by a blank line) and the page count."""
     if b"%PDF-" not in data[:1024]:
@@ -43,7 +54,7 @@ def pdf_to_text(data: bytes) -> tuple[str, int]:
         for index, page in enumerate(reader.pages):
             if index >= MAX_PDF_PAGES or size > MAX_TEXT_CHARS:
                 break
-            text = page.extract_text(extraction_mode="plain") or ""
+            text = _page_text(page)
             size += len(text)
             texts.append(text)
     return "\n\n".join(texts), pages

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from decimal import Decimal
 from typing import Any
 
@@ -45,6 +47,16 @@ _QUOTES = (('"', '"'), ("'", "'"), ("\u201c", "\u201d"), ("\u2018", "\u2019"), (
 _SPACES = re.compile(r"\s+")
 
 Scored = tuple[Any, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Hints:
+    """Context from outside the value: a currency named by the label (``Total (EUR)``) and
+    the document's numeric date order (:func:`~worker.extraction.dateparse.infer_day_first`).
+    """
+
+    currency: str | None = None
+    day_first: Mapping[str, bool] = dc_field(default_factory=dict)
 
 
 def _clean(raw: str) -> str | None:
@@ -99,8 +111,8 @@ def _boolean(text: str, field: FieldSpec) -> Scored | None:
     return None
 
 
-def _date(text: str, field: FieldSpec) -> Scored | None:
-    parsed = parse_date_text(text)
+def _date(text: str, field: FieldSpec, hints: Hints | None = None) -> Scored | None:
+    parsed = parse_date_text(text, hints.day_first if hints else None)
     if parsed is None:
         return None
     iso, ambiguous = parsed
@@ -140,11 +152,11 @@ def _money(text: str, default_currency: str | None = None) -> tuple[Decimal, str
     return (-amount if negative else amount), code, ambiguous
 
 
-def _currency(text: str, field: FieldSpec, default_currency: str | None = None) -> Scored | None:
+def _currency(text: str, field: FieldSpec, hints: Hints | None = None) -> Scored | None:
     money = _money(text)
     quality = 1.0
-    if money is None and default_currency:
-        money, quality = _money(text, default_currency), LENIENT
+    if money is None and hints and hints.currency:
+        money, quality = _money(text, hints.currency), LENIENT
     if money is None:
         return None
     amount, code, ambiguous = money
@@ -204,14 +216,14 @@ def _matches_pattern(field: FieldSpec, value: Any) -> bool:
     return field.pattern is None or bool(_compiled(field.pattern).fullmatch(typed_text(value)))
 
 
-def _run(
-    kind: FieldType, raw: str, field: FieldSpec, default_currency: str | None
-) -> Scored | None:
+def _run(kind: FieldType, raw: str, field: FieldSpec, hints: Hints | None) -> Scored | None:
     text = _clean(raw)
     if text is None:
         return None
     if kind is FieldType.CURRENCY:
-        scored = _currency(text, field, default_currency)
+        scored = _currency(text, field, hints)
+    elif kind is FieldType.DATE:
+        scored = _date(text, field, hints)
     else:
         scored = _PARSERS[kind](text, field)
     if scored is None or not _matches_pattern(field, scored[0]):
@@ -219,15 +231,13 @@ def _run(
     return scored
 
 
-def parse_scored(
-    field: FieldSpec, raw: str, *, default_currency: str | None = None
-) -> Scored | None:
+def parse_scored(field: FieldSpec, raw: str, hints: Hints | None = None) -> Scored | None:
     """Parse ``raw`` for ``field``: (typed value, quality 0..1) or ``None`` when invalid.
 
-    ``default_currency`` is a currency named by the label (``Total (EUR)``), used only when
-    the value itself has no currency indicator.
+    ``hints`` only ever resolve what the value leaves open (a bare amount under a
+    ``Total (EUR)`` label, an ambiguous ``05/09/2024``); they never override the value.
     """
-    return _run(field.type, raw, field, default_currency)
+    return _run(field.type, raw, field, hints)
 
 
 def parse_value(field: FieldSpec, raw: str) -> Any | None:
@@ -283,7 +293,7 @@ def parse_currency(
     raw: str, field: FieldSpec, *, default_currency: str | None = None
 ) -> dict[str, Any] | None:
     """``{"amount": float, "currency": "ISO"}``; a bare number without a currency is refused."""
-    scored = _run(FieldType.CURRENCY, raw, field, default_currency)
+    scored = _run(FieldType.CURRENCY, raw, field, Hints(currency=default_currency))
     return None if scored is None else dict(scored[0])
 
 

@@ -1,0 +1,315 @@
+"""Write the sample PDFs with the standard library only (run: ``python samples/make_pdfs.py``).
+
+Each PDF is hand-assembled: a catalog, a page tree, Helvetica and Helvetica-Bold (standard
+Type 1 fonts, WinAnsi encoding so ``€ £ ¥`` work), one content stream per page and a
+cross-reference table with exact byte offsets. The output is deterministic, so re-running the
+script reproduces the committed files byte for byte.
+
+A line is either a string (drawn at the left margin) or a list of ``(x, text)`` /
+``(x, text, bold)`` pieces drawn on the same baseline, which is how real invoices place
+values in a second column. ``PAGE_BREAK`` starts a new page.
+
+Also written: ``bad/corrupt.pdf`` (a truncated, garbled PDF) and ``bad/no_text.pdf`` (a valid
+PDF whose only page is a drawing, i.e. no text layer).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Union
+
+Piece = Union[tuple[int, str], tuple[int, str, bool]]
+Line = Union[str, list[Piece]]
+
+HERE = Path(__file__).resolve().parent
+PAGE_BREAK = "\f"
+LEFT, TOP, LEADING, SIZE = 72, 740, 17, 11
+
+
+def _escape(text: str) -> str:
+    out: list[str] = []
+    for byte in text.encode("cp1252"):
+        char = chr(byte)
+        if char in "()\\":
+            out.append("\\" + char)
+        elif 32 <= byte < 127:
+            out.append(char)
+        else:
+            out.append(f"\\{byte:03o}")
+    return "".join(out)
+
+
+def _pieces(line: Line) -> list[tuple[int, str, bool]]:
+    if isinstance(line, str):
+        bold = line.startswith("**") and line.endswith("**")
+        return [(LEFT, line.strip("*") if bold else line, bold)]
+    return [(p[0], p[1], bool(p[2]) if len(p) == 3 else False) for p in line]  # type: ignore[misc]
+
+
+def _content(lines: list[Line]) -> bytes:
+    ops: list[str] = []
+    y = TOP
+    for line in lines:
+        for x, text, bold in _pieces(line):
+            if text:
+                font = "F2" if bold else "F1"
+                ops.append(f"BT /{font} {SIZE} Tf 1 0 0 1 {x} {y} Tm ({_escape(text)}) Tj ET")
+        y -= LEADING
+    return "\n".join(ops).encode("ascii")
+
+
+def _pages(lines: list[Line]) -> list[list[Line]]:
+    pages: list[list[Line]] = [[]]
+    for line in lines:
+        if line == PAGE_BREAK:
+            pages.append([])
+        else:
+            pages[-1].append(line)
+    return pages
+
+
+def build_pdf(lines: list[Line], *, drawing_only: bool = False) -> bytes:
+    """Assemble a PDF; ``drawing_only`` makes one page with a rectangle and no text."""
+    streams = [b"0.2 0.4 0.8 rg 72 600 300 120 re f"] if drawing_only else [
+        _content(page) for page in _pages(lines)
+    ]
+    n = len(streams)
+    kids = " ".join(f"{5 + 2 * i} 0 R" for i in range(n))
+    objects: list[bytes] = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {n} >>".encode(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>",
+    ]
+    for i, stream in enumerate(streams):
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+            f"/Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> /Contents {6 + 2 * i} 0 R >>"
+            .encode()
+        )
+        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets: list[int] = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for offset in offsets:
+        out += b"%010d 00000 n \n" % offset
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+def corrupt_pdf() -> bytes:
+    """A PDF header, then a cut-off object and noise: no reader can make pages of it."""
+    good = build_pdf(["Invoice Number: BAD-0001", "Total: $1.00"])
+    return good[:60] + bytes((i * 37 + 11) % 256 for i in range(400))
+
+
+V = 230  # x of the value column in two-column layouts
+
+INVOICES: dict[str, list[Line]] = {
+    "inv-04-pacific-freight.pdf": [
+        "**PACIFIC FREIGHT CO.**",
+        "Commercial Invoice",
+        "",
+        [(LEFT, "Invoice No"), (V, "PF-88213")],
+        [(LEFT, "Invoice Date"), (V, "Aug 28, 2024")],
+        [(LEFT, "Due Date"), (V, "Sep 27, 2024")],
+        [(LEFT, "Vendor"), (V, "Pacific Freight Co.")],
+        [(LEFT, "Email"), (V, "shipping@wideworld.example")],
+        "",
+        [(LEFT, "Items"), (V, "5")],
+        [(LEFT, "Subtotal"), (V, "4,210.00")],
+        [(LEFT, "Tax Rate"), (V, "7.25%")],
+        [(LEFT, "Total", True), (V, "USD 4,515.23", True)],
+        [(LEFT, "Payment Method"), (V, "Check")],
+        [(LEFT, "Paid"), (V, "No")],
+    ],
+    "inv-08-sakura-tea.pdf": [
+        "**Sakura Tea Trading K.K.**",
+        "INVOICE",
+        "Invoice #: ST-7781",
+        "Date: 2024/09/01",
+        "Payment Due: 2024/09/30",
+        "Seller: Sakura Tea Trading K.K.",
+        "Bill To Email: purchasing@margie.example",
+        "",
+        [(LEFT, "Item", True), (250, "Qty", True), (330, "Amount", True)],
+        [(LEFT, "Sencha 100g"), (250, "10"), (330, "¥12,000")],
+        [(LEFT, "Matcha 30g"), (250, "5"), (330, "¥15,000")],
+        "",
+        "Items: 2",
+        "Subtotal: 27,000",
+        "Tax Rate: 10%",
+        "**Total: ¥29,700**",
+        "Payment Method: Bank Transfer",
+        "Paid: Yes",
+    ],
+    "inv-12-atlas-tools.pdf": [
+        "**Atlas Tools & Hardware**",
+        "INVOICE",
+        "Inv. No.: AT-60021",
+        "Invoice Date: 09/15/2024",
+        "Due Date: 10/15/2024",
+        "Supplier: Atlas Tools & Hardware",
+        "E-mail: accounts@fourthcoffee.example",
+        "",
+        [(LEFT, "Qty", True), (120, "Description", True), (300, "Unit", True),
+         (400, "Total", True)],
+        [(LEFT, "3"), (120, "Cordless drill"), (300, "$89.00"), (400, "$267.00")],
+        [(LEFT, "10"), (120, "Drill bit set"), (300, "$12.50"), (400, "$125.00")],
+        [(LEFT, "2"), (120, "Safety goggles"), (300, "$9.75"), (400, "$19.50")],
+        [(LEFT, "1"), (120, "Tool box"), (300, "$45.00"), (400, "$45.00")],
+        "",
+        "Number of Items: 4",
+        "Subtotal: 456.50",
+        "Tax Rate: 8.25%",
+        "**Grand Total: $494.16**",
+        "Payment Method: Card",
+        "Paid: Yes",
+    ],
+    "inv-16-coastal-electric.pdf": [
+        "**Coastal Electric Cooperative**",
+        "Utility Invoice - Account Statement",
+        "",
+        "Invoice Number:",
+        "CE-400187",
+        "",
+        "Invoice Date:",
+        "09/05/2024",
+        "",
+        "Payment Due:",
+        "09/25/2024",
+        "",
+        "Billed By:",
+        "Coastal Electric Cooperative",
+        "",
+        "Amount Due:",
+        "$142.87",
+        "",
+        "Paid: No",
+        "Payment method: Card",
+    ],
+    "inv-20-metro-taxi.pdf": [
+        "**METRO TAXI**",
+        "Trip Receipt / Invoice",
+        "Invoice No: MT-77120",
+        "Date: Sep 9, 2024 11:42 PM",
+        "Driver: #4471",
+        "Fare: $23.40",
+        "Tip: $4.00",
+        "Total: $27.40",
+        "Paid: Yes",
+        "Payment Type: Card",
+        "Email receipt to: rider@outlook.example",
+    ],
+    "inv-24-granite-construction.pdf": [
+        "**Granite Construction Group**",
+        "INVOICE",
+        "Invoice No: GC-3300",
+        "Invoice Date: 14 June 2024",
+        "Due Date: 14 July 2024",
+        "Vendor: Granite Construction Group",
+        "Contact Email: pm@tradewinds.example",
+        "",
+        "Work performed",
+        "Site preparation ........ $12,000.00",
+        "Foundation .............. $28,500.00",
+        "Framing ................. $41,250.00",
+        "Electrical rough-in ..... $9,800.00",
+        "Plumbing rough-in ....... $7,600.00",
+        "(continued on next page)",
+        PAGE_BREAK,
+        "**Summary**",
+        "Number of items: 5",
+        "Subtotal ................ 99,150.00",
+        "Tax Rate ................ 0%",
+        "Total Due ............... $99,150.00",
+        "Paid: no",
+        "Payment method: check",
+    ],
+    "inv-28-helios-solar.pdf": [
+        "**Helios Solar AG**",
+        "Invoice",
+        "",
+        [(LEFT, "Invoice No", True), (200, "Invoice Date", True), (330, "Due Date", True)],
+        [(LEFT, "HS-2024-77"), (200, "30.04.2024"), (330, "30.05.2024")],
+        "",
+        "Supplier: Helios Solar AG",
+        "Email: finance@relecloud.example",
+        "",
+        [(LEFT, "Solar panels 400W x 12"), (330, "CHF 4'800.00")],
+        [(LEFT, "Inverter"), (330, "CHF 1'350.00")],
+        [(LEFT, "Installation"), (330, "CHF 2'100.00")],
+        "",
+        "Items: 3",
+        "Subtotal: 8'250.00",
+        "VAT Rate: 8.1%",
+        "**Total: CHF 8'918.25**",
+        "Payment method: Bank transfer",
+        "Paid: no",
+    ],
+    "inv-32-keystone-it.pdf": [
+        "**KEYSTONE IT SERVICES**",
+        "INVOICE NO: KIT-8801",
+        "INVOICE DATE: 2024-10-21",
+        "DUE DATE: 2024-11-20",
+        "SUPPLIER: Keystone IT Services S.L.",
+        "EMAIL: it-admin@graphicdesign.example",
+        "",
+        [(LEFT, "Managed services (Oct)"), (350, "1.500,00")],
+        [(LEFT, "Laptop setup x 3"), (350, "450,00")],
+        [(LEFT, "Discount"), (350, "(150,00)")],
+        "",
+        "ITEMS: 3",
+        "SUBTOTAL: 1.800,00",
+        "TAX RATE: 21%",
+        "**TOTAL (EUR): 2.178,00**",
+        "PAID: YES",
+        "PAYMENT METHOD: BANK TRANSFER",
+    ],
+    "inv-34-alpine-print.pdf": [
+        "**Alpine Print & Copy**",
+        "Invoice",
+        [(LEFT, "Invoice Number:"), (V, "AP-0099")],
+        [(LEFT, "Issue Date:"), (V, "21/10/2024")],
+        [(LEFT, "Due Date:"), (V, "04/11/2024")],
+        [(LEFT, "Vendor:"), (V, "Alpine Print & Copy GmbH")],
+        [(LEFT, "Email:"), (V, "office@alpineski.example")],
+        [(LEFT, "Items:"), (V, "2")],
+        [(LEFT, "Subtotal:"), (V, "CHF 380.00")],
+        [(LEFT, "Tax Rate:"), (V, "8.1%")],
+        [(LEFT, "Total:", True), (V, "CHF 410.78", True)],
+        [(LEFT, "Payment Method:"), (V, "Cash")],
+        [(LEFT, "Paid:"), (V, "Yes")],
+    ],
+}
+
+HOLDOUT: dict[str, list[Line]] = {}
+
+
+def write_all() -> list[Path]:
+    """Write every sample PDF; return the paths written."""
+    written: list[Path] = []
+    for folder, docs in (("invoices", INVOICES), ("holdout", HOLDOUT)):
+        for name, lines in docs.items():
+            path = HERE / folder / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(build_pdf(lines))
+            written.append(path)
+    bad = HERE / "bad"
+    bad.mkdir(exist_ok=True)
+    (bad / "corrupt.pdf").write_bytes(corrupt_pdf())
+    (bad / "no_text.pdf").write_bytes(build_pdf([], drawing_only=True))
+    written += [bad / "corrupt.pdf", bad / "no_text.pdf"]
+    return written
+
+
+if __name__ == "__main__":
+    for written_path in write_all():
+        print(written_path.relative_to(HERE.parent))
