@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
+from kombu import Queue
 
 from shared import queues as q
 from shared.keys import Keys
@@ -26,6 +27,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "socket_connect_timeout": settings.redis_socket_timeout,
             "retry_on_timeout": True,
             "health_check_interval": 10,
+            # consume a worker's queues strictly in the declared order (task_queues below):
+            # control first, then extract.high > extract > extract.low, then webhooks
+            "queue_order_strategy": "priority",
         },
         "broker_connection_retry_on_startup": True,
         "broker_connection_max_retries": None,
@@ -42,6 +46,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "accept_content": ["json"],
         "task_default_queue": q.CONTROL,
         "task_create_missing_queues": True,
+        "task_queues": [Queue(name, routing_key=name) for name in q.ALL_QUEUES],
         "task_routes": {
             q.T_VALIDATE: {"queue": q.CONTROL},
             q.T_PARSE: {"queue": q.CONTROL},

@@ -15,6 +15,8 @@ deployments or test runs and an operator can see at a glance what belongs to who
 | ``{p}:job:{id}:failed``            | set    | expires_at          | record_document.lua (for retry) |
 | ``{p}:job:{id}:results``           | hash   | expires_at          | record_document.lua: index -> row JSON |
 | ``{p}:job:{id}:attempts``          | hash   | expires_at          | begin_task.lua / note_failure.lua |
+| ``{p}:job:{id}:queue``             | list   | expires_at          | worker fan-out: indexes not yet sent |
+| ``{p}:job:{id}:claims``            | hash   | expires_at          | record_document.lua: who sent what |
 | ``{p}:job:{id}:timeline``          | list   | expires_at + grace  | transition scripts           |
 | ``{p}:org:{org}:jobs``             | zset   | none (lazy trim)    | API at submit: created_ms -> id |
 | ``{p}:org:{org}:updated``          | zset   | none (lazy trim)    | every job write: updated_ms -> id |
@@ -44,10 +46,13 @@ class JobKeys:
     results: str
     attempts: str
     timeline: str
+    queue: str
+    claims: str
 
     def data_keys(self) -> tuple[str, ...]:
         """Keys deleted at ``expires_at`` (documents and results)."""
-        return (self.docs, self.parsed, self.done, self.failed, self.results, self.attempts)
+        return (self.docs, self.parsed, self.done, self.failed, self.results, self.attempts,
+                self.queue, self.claims)
 
     def record_keys(self) -> tuple[str, ...]:
         """Keys that outlive the data by the grace period (the status record)."""
@@ -78,6 +83,8 @@ class Keys:
             results=f"{base}:results",
             attempts=f"{base}:attempts",
             timeline=f"{base}:timeline",
+            queue=f"{base}:queue",
+            claims=f"{base}:claims",
         )
 
     def org_jobs(self, org: str) -> str:

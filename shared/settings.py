@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     retry_backoff_base: float = Field(2.0, ge=0)
     retry_backoff_max: float = Field(60.0, ge=0)
     document_soft_time_limit: int = Field(300, ge=1)
-    fanout_batch_size: int = Field(500, ge=1)
+    fanout_window: int = Field(32, ge=1)  # broker messages per job at once (fairness)
     worker_concurrency: int | None = None
 
     # --- OpenAI-compatible extractor (optional)

@@ -34,6 +34,7 @@ class Recorded:
     added: bool
     processed: int
     document_count: int
+    next_index: int = -1  # the job's next document to send (fan-out window), -1: none
 
     @property
     def is_last(self) -> bool:
@@ -178,13 +179,14 @@ class JobStore:
         failed: bool, filled: int, empty: int, warning: dict[str, Any] | None = None,
     ) -> Recorded:
         k = self.keys.job_keys(job_id)
-        added, processed, count = self.scripts.record_document(
-            keys=[k.job, k.done, k.failed, k.results, self.keys.org_updated(org)],
+        added, processed, count, nxt = self.scripts.record_document(
+            keys=[k.job, k.done, k.failed, k.results, self.keys.org_updated(org), k.queue,
+                  k.claims],
             args=[index, orjson.dumps(row), "failed" if failed else "completed", filled, empty,
                   now_ms(), self.keys.events_channel, job_id,
                   orjson.dumps(warning) if warning else ""],
         )
-        return Recorded(int(added) == 1, int(processed), int(count))
+        return Recorded(int(added) == 1, int(processed), int(count), int(nxt))
 
     def transition(
         self, job_id: str, org: str, allowed: tuple[JobStatus, ...] | list[JobStatus], *,
@@ -213,6 +215,31 @@ class JobStore:
             args=[job_id, now, self.keys.events_channel, expires, purge, phase],
         )
         return int(res), str(detail)
+
+    def start_fanout(self, job_id: str, pending: list[int], window: int) -> list[int]:
+        """Queues every pending index in Redis and takes the first ``window`` to send now.
+
+        The rest are handed out one per recorded document (record_document.lua), so each job
+        holds at most ``window`` messages in the broker and jobs of other tenants interleave.
+        """
+        k = self.keys.job_keys(job_id)
+        expires = self.r.hget(k.job, "expires_at")
+        pipe = self.r.pipeline(transaction=True)
+        pipe.delete(k.queue, k.claims)
+        if pending:
+            pipe.rpush(k.queue, *pending)
+            pipe.lpop(k.queue, window)
+            if expires:
+                pipe.pexpireat(k.queue, int(expires))
+                pipe.hset(k.claims, "_", "")
+                pipe.pexpireat(k.claims, int(expires))
+        res = pipe.execute()
+        return [int(i) for i in (res[2] or [])] if pending else []
+
+    def claimed(self, job_id: str, index: int) -> int:
+        """The index that recording ``index`` handed out, or -1."""
+        v = self.r.hget(self.keys.job_keys(job_id).claims, str(index))
+        return int(v) if v else -1
 
     def save_parsed(self, job_id: str, parsed: dict[int, str]) -> None:
         """Stores parsed documents (index -> JSON) with the data TTL."""

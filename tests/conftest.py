@@ -49,6 +49,7 @@ Every subprocess logs to a file under pytest's tmp dir; a failing test's report 
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 from collections.abc import Callable, Iterator
@@ -64,8 +65,6 @@ if str(TESTS_DIR) not in sys.path:  # `support` is importable however pytest was
 
 import fakeredis  # noqa: E402
 import redis  # noqa: E402
-
-from jobgrid.embedded_redis import EmbeddedRedis, RedisServerNotFound, RedisStartError  # noqa: E402
 from support.ci import skip_or_fail  # noqa: E402
 from support.env import API_KEY_A, API_KEY_B, SettingsEnv, make_settings_env  # noqa: E402
 from support.logs import REGISTRY  # noqa: E402
@@ -77,6 +76,8 @@ from support.redis_tools import (  # noqa: E402
     url_answers,
 )
 from support.servers import ApiClient, ApiServer, ProcessSet, WorkerProcess  # noqa: E402
+
+from jobgrid.embedded_redis import EmbeddedRedis, RedisServerNotFound, RedisStartError  # noqa: E402
 
 # ----------------------------------------------------------------- log reports
 _LOG_MARKS = pytest.StashKey[dict[Path, int]]()
@@ -110,7 +111,7 @@ def fake_redis() -> Iterator[fakeredis.FakeRedis]:
 # ------------------------------------------------------------------ real Redis
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    explicit = __import__("os").environ.get(ENV_TEST_REDIS_URL)
+    explicit = os.environ.get(ENV_TEST_REDIS_URL)
     if explicit:
         if not url_answers(explicit, timeout=2.0):
             pytest.fail(f"{ENV_TEST_REDIS_URL}={explicit} does not answer PING", pytrace=False)
@@ -190,8 +191,14 @@ def make_api_key(
 
     def factory(org: str | None = None, settings: SettingsEnv | None = None) -> tuple[str, str]:
         org = org or f"org_{secrets.token_hex(4)}"
-        key = create_api_key(redis_client, (settings or settings_env).settings, org, "pytest")
-        return key, org
+        chosen = (settings or settings_env).settings
+        if chosen.redis_url == settings_env.redis_url:
+            return create_api_key(redis_client, chosen, org, "pytest"), org
+        other = redis.Redis.from_url(chosen.redis_url, decode_responses=True)
+        try:  # a stack on a private Redis keeps its keys there
+            return create_api_key(other, chosen, org, "pytest"), org
+        finally:
+            other.close()
 
     return factory
 

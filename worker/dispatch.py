@@ -34,7 +34,7 @@ class CeleryDispatcher:
         sent = 0
         with self.app.producer_or_acquire() as producer:
             for i in indexes:
-                self.app.send_task(q.T_EXTRACT, args=[job_id, org, i], queue=queue,
+                self.app.send_task(q.T_EXTRACT, args=[job_id, org, i, priority], queue=queue,
                                    producer=producer)
                 sent += 1
         return sent

@@ -16,7 +16,7 @@ import orjson
 from shared.clock import now_ms
 from shared.models import SchemaIn
 from shared.status import JobStatus, Phase
-from shared.store import Begin, JobStore
+from shared.store import Begin, JobStore, Recorded
 from worker.dispatch import Dispatcher
 from worker.extraction import Extractor
 from worker.extraction.document import ParsedDocument
@@ -44,6 +44,7 @@ class Ctx:
     dispatch: Dispatcher
     job_id: str
     org: str
+    priority: str = "normal"
 
 
 def _fail_job(ctx: Ctx, code: str, message: str) -> None:
@@ -104,7 +105,9 @@ def run_parse(ctx: Ctx) -> str:
     )
     if not t.ok:
         return "skip"
-    ctx.dispatch.extract(ctx.job_id, ctx.org, pending, h.get("priority", "normal"))
+    window = ctx.store.settings.fanout_window
+    first = ctx.store.start_fanout(ctx.job_id, pending, window)
+    ctx.dispatch.extract(ctx.job_id, ctx.org, first, h.get("priority", "normal"))
     ctx.store.r.hset(ctx.store.keys.job(ctx.job_id), "fanout_done", "1")
     return "fanned_out"
 
@@ -148,6 +151,7 @@ def run_extract(ctx: Ctx, extractor: Extractor, index: int, may_retry: bool) -> 
     """Extracts one document. Raises RetryLater for a transient error while retries remain."""
     b = ctx.store.begin_task(ctx.job_id, ctx.org, f"d:{index}", index)
     if b.verdict == "done":
+        _resend_claim(ctx, index)
         _maybe_finalize(ctx)
         return "done"
     if b.verdict not in ("run", "cap"):
@@ -172,8 +176,7 @@ def run_extract(ctx: Ctx, extractor: Extractor, index: int, may_retry: bool) -> 
     row, filled = completed_row(index, doc["filename"], schema.fields, cells)
     rec = ctx.store.record_document(ctx.job_id, ctx.org, index, row, failed=False,
                                     filled=filled, empty=len(schema.fields) - filled)
-    if rec.is_last:
-        ctx.dispatch.finalize(ctx.job_id, ctx.org)
+    _after_record(ctx, rec)
     return "completed" if rec.added else "duplicate"
 
 
@@ -193,9 +196,25 @@ def _record_failure(
         warning={"code": code, "message": f"Document {index} ({filename}) failed: {message}",
                  "document": index},
     )
+    _after_record(ctx, rec)
+    return "failed"
+
+
+def _after_record(ctx: Ctx, rec: Recorded) -> None:
+    """Slides the job's fan-out window and, for the last document, enqueues finalize."""
+    if rec.next_index >= 0:
+        ctx.dispatch.extract(ctx.job_id, ctx.org, [rec.next_index], ctx.priority)
     if rec.is_last:
         ctx.dispatch.finalize(ctx.job_id, ctx.org)
-    return "failed"
+
+
+def _resend_claim(ctx: Ctx, index: int) -> None:
+    """A redelivered task whose document is recorded may have died before sending the next
+    document it was handed; send it again (a duplicate is a no-op for the done set)."""
+    nxt = ctx.store.claimed(ctx.job_id, index)
+    if nxt >= 0:
+        ctx.dispatch.extract(ctx.job_id, ctx.org, [nxt], ctx.priority)
+
 
 
 def _maybe_finalize(ctx: Ctx) -> None:

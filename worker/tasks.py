@@ -26,8 +26,8 @@ REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.Busy
 OUTAGE_BUDGET_SECONDS = 300.0
 
 
-def _ctx(job_id: str, org: str) -> Ctx:
-    return Ctx(runtime.store(), CeleryDispatcher(app), job_id, org)
+def _ctx(job_id: str, org: str, priority: str = "normal") -> Ctx:
+    return Ctx(runtime.store(), CeleryDispatcher(app), job_id, org, priority)
 
 
 def _backoff(attempt: int) -> float:
@@ -67,13 +67,16 @@ def parse(job_id: str, org: str) -> str:
 
 
 @app.task(name=q.T_EXTRACT, bind=True, acks_late=True, max_retries=None)
-def extract_document(self: Any, job_id: str, org: str, index: int) -> str:
+def extract_document(
+    self: Any, job_id: str, org: str, index: int, priority: str = "normal"
+) -> str:
     retries: int = self.request.retries
     may_retry = retries < runtime.settings().transient_retry_max
     try:
         return _through_outage(
             job_id, org, f"d:{index}",
-            lambda: run_extract(_ctx(job_id, org), runtime.extractor(), index, may_retry),
+            lambda: run_extract(_ctx(job_id, org, priority), runtime.extractor(), index,
+                                may_retry),
         )
     except RetryLater as e:
         raise self.retry(countdown=_backoff(retries), exc=e) from e

@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 import redis
 import requests
+from support.env import SettingsEnv
+from support.payloads import job_body as shared_job_body
+from support.servers import ApiClient, ApiServer, ProcessSet
 
 from jobgrid.procs import free_port
 from shared.clock import now_ms
 from shared.keys import Keys
-from support.env import SettingsEnv
-from support.payloads import job_body as shared_job_body
-from support.servers import ApiClient, ApiServer, ProcessSet
 
 pytestmark = pytest.mark.integration
 

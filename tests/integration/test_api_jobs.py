@@ -19,15 +19,16 @@ from typing import Any
 import orjson
 import pytest
 import redis
+from support.env import SettingsEnv
+from support.payloads import job_body as shared_job_body
+from support.servers import ApiClient, ApiServer, ProcessSet
 
 from jobgrid.procs import free_port
 from shared.clock import now_ms
 from shared.keys import Keys
 from shared.models import JobCreate, JobOut, SchemaOut
+from shared.status import JobStatus, Phase
 from shared.store import JobStore
-from support.env import SettingsEnv
-from support.payloads import job_body as shared_job_body
-from support.servers import ApiClient, ApiServer, ProcessSet
 
 pytestmark = pytest.mark.integration
 
@@ -155,8 +156,8 @@ def test_same_idempotency_key_and_body_returns_the_same_job(
 # ----------------------------------------------------------------------- cancel
 def test_cancel_answers_200_with_the_cancelled_job(stack: Stack, api: ApiClient) -> None:
     job = api.submit(job_body(2))
-    stack.store.transition(job["id"], job["organization_id"], ["validating"],
-                           status="in_progress", phase="phase_2_execute")  # type: ignore[list-item,arg-type]
+    stack.store.transition(job["id"], job["organization_id"], [JobStatus.VALIDATING],
+                           status=JobStatus.IN_PROGRESS, phase=Phase.EXECUTE)
     resp = api.post(f"/v1/jobs/{job['id']}/cancel")
     assert resp.status_code == 200, resp.text
     out = resp.json()

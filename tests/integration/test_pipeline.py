@@ -195,7 +195,8 @@ def test_expiry_reads_expired_then_gone(
     assert client.wait_status(job["id"], timeout=30)["status"] == "completed"
     assert client.get(f"/v1/jobs/{job['id']}/results").status_code == 200
 
-    time.sleep(max(0.0, job_expires(client, job["id"]) - time.time()) + 0.5)
+    # expires_at is floored to whole seconds: wait past the next second boundary
+    time.sleep(max(0.0, job_expires(client, job["id"]) - time.time()) + 1.2)
     status = client.get(f"/v1/jobs/{job['id']}/status")
     assert status.status_code == 200 and status.json()["status"] == "expired"
     assert client.get(f"/v1/jobs/{job['id']}/results").status_code == 404

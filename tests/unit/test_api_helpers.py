@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+from typing import Any
 
 import fakeredis
 import orjson
@@ -204,7 +205,7 @@ def test_key_cache_expires_and_remembers_bad_keys() -> None:
 class CountingRedis(fakeredis.FakeRedis):
     calls = 0
 
-    def hmget(self, *args: object, **kwargs: object) -> object:  # type: ignore[override]
+    def hmget(self, *args: Any, **kwargs: Any) -> Any:
         CountingRedis.calls += 1
         return super().hmget(*args, **kwargs)
 

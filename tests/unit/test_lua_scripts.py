@@ -165,3 +165,25 @@ def test_data_keys_inherit_the_job_ttl(store: JobStore) -> None:
     for key in (k.done, k.failed, k.results, k.attempts, k.docs):
         assert store.r.pttl(key) > 0, key
     assert store.r.pttl(k.job) > store.r.pttl(k.docs)  # the record outlives the data
+
+
+def test_fanout_window_slides_one_per_recorded_document(store: JobStore) -> None:
+    job_id = _job(store, n=5)
+    assert store.start_fanout(job_id, [0, 1, 2, 3, 4], window=2) == [0, 1]
+    r0 = store.record_document(job_id, ORG, 0, {}, failed=False, filled=2, empty=0)
+    assert r0.next_index == 2
+    again = store.record_document(job_id, ORG, 0, {}, failed=False, filled=2, empty=0)
+    assert (again.added, again.next_index) == (False, 2)  # a redelivery re-sends its claim
+    assert store.claimed(job_id, 0) == 2
+    nexts = [store.record_document(job_id, ORG, i, {}, failed=False, filled=2,
+                                   empty=0).next_index for i in (1, 2, 3, 4)]
+    assert nexts == [3, 4, -1, -1]
+    assert store.claimed(job_id, 4) == -1
+
+
+def test_start_fanout_again_rebuilds_the_queue(store: JobStore) -> None:
+    job_id = _job(store, n=4)
+    store.start_fanout(job_id, [0, 1, 2, 3], window=1)
+    assert store.start_fanout(job_id, [2, 3], window=1) == [2]
+    r = store.record_document(job_id, ORG, 2, {}, failed=False, filled=2, empty=0)
+    assert r.next_index == 3

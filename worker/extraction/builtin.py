@@ -19,10 +19,10 @@ from shared.models import FieldSpec
 from shared.status import FieldType
 from worker.extraction.cell import Cell
 from worker.extraction.currencies import code_in_label
+from worker.extraction.dateparse import infer_day_first
 from worker.extraction.document import ParsedDocument
 from worker.extraction.labels import LabelIndex
 from worker.extraction.layout import Analysis, Pair, analyze, split_pair
-from worker.extraction.dateparse import infer_day_first
 from worker.extraction.types import LENIENT, Hints, parse_scored
 
 LAYOUT_QUALITY: dict[str, float] = {
@@ -37,6 +37,7 @@ DISAGREEMENT = 0.85
 """Factor applied when a candidate of nearly the same rank parses to another value."""
 
 _MAX_WORD_STARTS = 64
+_MAX_INLINE_PAIRS = 16
 _CUTS = re.compile(r"\s{2,}|\s+\(|\s*;\s*|\s+[-\u2013\u2014]\s+|,\s+(?=[A-Za-z])")
 _WORD_START = re.compile(r"(?<=\s)\S")
 _VALUE_JUNK = " *_`|\u00b7\u2022,;\u2013\u2014"
@@ -60,21 +61,38 @@ def _word_starts(text: str) -> Iterator[int]:
         yield m.start()
 
 
+def _inner_pair(value: str, index: LabelIndex) -> tuple[int, str, str, bool] | None:
+    """The first ``label: value`` inside ``value``: (offset, label, value, label is known)."""
+    unknown: tuple[int, str, str, bool] | None = None
+    for pos in _word_starts(value):
+        inner = split_pair(value[pos:], colon_only=True)
+        if inner is None:
+            continue
+        if index.match(inner[0]):
+            return pos, inner[0], inner[1], True
+        unknown = unknown or (pos, inner[0], inner[1], False)
+    return unknown
+
+
 def _expand(pair: Pair, index: LabelIndex) -> list[Pair]:
-    """Split ``Invoice No: 7 Date: 2024-01-02`` into two pairs at the known label ``Date``."""
+    """Split ``Invoice No: 7 Date: 2024-01-02`` into two pairs at the known label ``Date``.
+
+    A value holding another ``label:`` that is not a schema label is marked *messy*: where
+    our value ends is then a guess, which string fields do not take.
+    """
     out: list[Pair] = []
     current = pair
-    for _ in range(_MAX_WORD_STARTS):
-        if split_pair(current.value) is None:
+    for _ in range(_MAX_INLINE_PAIRS):
+        if ":" not in current.value and "\uff1a" not in current.value:
             break
-        for pos in _word_starts(current.value):
-            inner = split_pair(current.value[pos:])
-            if inner and index.match(inner[0]):
-                out.append(_with(current, current.value[:pos].strip()))
-                current = Pair(inner[0], inner[1], current.line, current.text, current.layout)
-                break
-        else:
+        inner = _inner_pair(current.value, index)
+        if inner is None:
+            break
+        pos, label, value, known = inner
+        if not known:
             return [*out, _with(current, current.value, messy=True)]
+        out.append(_with(current, current.value[:pos].strip()))
+        current = Pair(label, value, current.line, current.text, current.layout)
     return [*out, current]
 
 
@@ -127,7 +145,7 @@ def _raw_values(field: FieldSpec, pair: Pair) -> Iterator[tuple[str, float]]:
     for m in _CUTS.finditer(value):
         yield value[: m.start()], LENIENT
     for pos in _word_starts(value):
-        if split_pair(value[pos:]):
+        if split_pair(value[pos:], colon_only=True):
             yield value[:pos], LENIENT
             break
 

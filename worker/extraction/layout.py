@@ -79,9 +79,11 @@ def _label_like(label: str) -> bool:
     )
 
 
-def split_pair(cell: str) -> tuple[str, str] | None:
+def split_pair(cell: str, colon_only: bool = False) -> tuple[str, str] | None:
     """Split ``cell`` at its first separator; ``None`` when it has no label-like head."""
     for m in _SEPARATOR.finditer(cell):
+        if colon_only and m.lastgroup != "colon":
+            continue
         if m.lastgroup == "colon":
             before, after = cell[m.start() - 1 : m.start()], cell[m.end() : m.end() + 2]
             if (before.isdigit() and after[:1].isdigit()) or after.startswith("//"):
@@ -156,10 +158,23 @@ class _Analyzer:
         if below and not any(split_pair(c) for c in below) and not self.lines[j].endswith(":"):
             self.add(label, below[0], j, layout)
 
+    def _header_like(self, i: int, row: list[str]) -> bool:
+        """A header row: every cell has a letter and the row above is not of the same width
+        (otherwise it is a data row, and the next row is not its values)."""
+        if not all(any(ch.isalpha() for ch in cell) for cell in row):
+            return False
+        above = [k for k in range(max(0, i - 2), i) if self.lines[k].strip()]
+        return not above or len(self.rows[above[-1]]) != len(row)
+
     def _table(self, i: int, row: list[str]) -> None:
         j = _next_line(self.lines, i, limit=2)
         below = self.rows[j] if j is not None else []
-        if len(row) >= 3 and len(below) == len(row) and not any(split_pair(c) for c in below):
+        if (
+            len(row) >= 3
+            and len(below) == len(row)
+            and self._header_like(i, row)
+            and not any(split_pair(c) for c in below)
+        ):
             assert j is not None
             for head, value in zip(row, below, strict=True):
                 self.add(head, value, j, "column")
