@@ -27,6 +27,7 @@ class Begin:
     verdict: str  # run | skip | done | cap | gone
     runs: int
     code: str
+    parsed: str = ""  # a document's parsed JSON (documents only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,12 +161,15 @@ class JobStore:
     # ------------------------------------------------------------------ writes
     def begin_task(self, job_id: str, org: str, task: str, index: int | None = None) -> Begin:
         k = self.keys.job_keys(job_id)
-        verdict, runs, code = self.scripts.begin_task(
-            keys=[k.job, k.attempts, k.done, self.keys.org_updated(org)],
+        keys = [k.job, k.attempts, k.done, self.keys.org_updated(org)]
+        if index is not None:
+            keys.append(k.parsed)
+        verdict, runs, code, parsed = self.scripts.begin_task(
+            keys=keys,
             args=[task, now_ms(), self.keys.events_channel, job_id,
                   self.settings.document_attempt_cap, "" if index is None else index],
         )
-        return Begin(str(verdict), int(runs), str(code))
+        return Begin(str(verdict), int(runs), str(code), str(parsed or ""))
 
     def note_failure(self, job_id: str, org: str, task: str, code: str) -> int:
         k = self.keys.job_keys(job_id)
@@ -230,9 +234,11 @@ class JobStore:
             pipe.rpush(k.queue, *pending)
             pipe.lpop(k.queue, window)
             if expires:
-                pipe.pexpireat(k.queue, int(expires))
+                # hashes the per-document scripts write get the data TTL once, here
                 pipe.hset(k.claims, "_", "")
-                pipe.pexpireat(k.claims, int(expires))
+                pipe.hset(k.attempts, "_", "")
+                for key in (k.queue, k.claims, k.attempts):
+                    pipe.pexpireat(key, int(expires))
         res = pipe.execute()
         return [int(i) for i in (res[2] or [])] if pending else []
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -125,7 +127,7 @@ def _parse_pending(ctx: Ctx, schema: SchemaIn, n: int) -> None:
             except ParseError as e:
                 _record_parse_failure(ctx, schema, i, doc["filename"], e)
                 continue
-            out[i] = orjson.dumps(pd.to_dict()).decode()
+            out[i] = orjson.dumps({**pd.to_dict(), "filename": doc["filename"]}).decode()
         ctx.store.save_parsed(ctx.job_id, out)
 
 
@@ -148,7 +150,10 @@ def _record_parse_failure(
 
 # ---------------------------------------------------------------------------- extract
 def run_extract(ctx: Ctx, extractor: Extractor, index: int, may_retry: bool) -> str:
-    """Extracts one document. Raises RetryLater for a transient error while retries remain."""
+    """Extracts one document. Raises RetryLater for a transient error while retries remain.
+
+    Two round trips on the happy path: begin (which returns the parsed text) and record.
+    """
     b = ctx.store.begin_task(ctx.job_id, ctx.org, f"d:{index}", index)
     if b.verdict == "done":
         _resend_claim(ctx, index)
@@ -156,35 +161,61 @@ def run_extract(ctx: Ctx, extractor: Extractor, index: int, may_retry: bool) -> 
         return "done"
     if b.verdict not in ("run", "cap"):
         return b.verdict
-    schema = ctx.store.load_schema(ctx.job_id)
-    doc = ctx.store.load_documents(ctx.job_id, [index]).get(index)
-    if schema is None or doc is None:
+    schema = _schema(ctx)
+    parsed = orjson.loads(b.parsed) if b.parsed else _reparse(ctx, index)
+    if schema is None or parsed is None:
         return "gone"
+    filename = str(parsed["filename"])
     if b.verdict == "cap":
         code = b.code or "worker_lost"
-        return _record_failure(ctx, schema, index, doc["filename"], code,
+        return _record_failure(ctx, schema, index, filename, code,
                                f"Gave up after {b.runs - 1} attempts that lost their worker.")
+    if "error" in parsed:
+        return _record_failure(ctx, schema, index, filename, *parsed["error"])
     try:
-        cells = extractor.extract(_load_parsed(ctx, index, doc), schema.fields)
+        cells = extractor.extract(ParsedDocument.from_dict(parsed), schema.fields)
     except ParseError as e:
-        return _record_failure(ctx, schema, index, doc["filename"], e.code, e.message)
+        return _record_failure(ctx, schema, index, filename, e.code, e.message)
     except ExtractorError as e:
         if e.retryable and may_retry:
             ctx.store.note_failure(ctx.job_id, ctx.org, f"d:{index}", e.code)
             raise RetryLater(e.code, e.message) from e
-        return _record_failure(ctx, schema, index, doc["filename"], e.code, e.message)
-    row, filled = completed_row(index, doc["filename"], schema.fields, cells)
+        return _record_failure(ctx, schema, index, filename, e.code, e.message)
+    row, filled = completed_row(index, filename, schema.fields, cells)
     rec = ctx.store.record_document(ctx.job_id, ctx.org, index, row, failed=False,
                                     filled=filled, empty=len(schema.fields) - filled)
     _after_record(ctx, rec)
     return "completed" if rec.added else "duplicate"
 
 
-def _load_parsed(ctx: Ctx, index: int, doc: dict[str, str]) -> ParsedDocument:
-    raw = ctx.store.load_parsed(ctx.job_id, index)
-    if raw is not None:
-        return ParsedDocument.from_dict(orjson.loads(raw))
-    return parse_document(doc["filename"], doc.get("mime_type"), _raw(doc))
+_SCHEMAS: OrderedDict[str, SchemaIn] = OrderedDict()
+
+
+def _schema(ctx: Ctx) -> SchemaIn | None:
+    """A job's schema never changes, so each process reads it once per job."""
+    schema = _SCHEMAS.get(ctx.job_id)
+    if schema is None:
+        schema = ctx.store.load_schema(ctx.job_id)
+        if schema is None:
+            return None
+        _SCHEMAS[ctx.job_id] = schema
+        if len(_SCHEMAS) > 256:
+            _SCHEMAS.popitem(last=False)
+    return schema
+
+
+def _reparse(ctx: Ctx, index: int) -> dict[str, Any] | None:
+    """The parsed text is missing (never expected after phase 1): parse the document again,
+    so a lost write costs time, not a row. A parse error becomes the row's error."""
+    doc = ctx.store.load_documents(ctx.job_id, [index]).get(index)
+    if doc is None:
+        return None
+    try:
+        pd = parse_document(doc["filename"], doc.get("mime_type"), _raw(doc))
+    except ParseError as e:
+        return {"text": "", "kind": "text", "pages": None, "filename": doc["filename"],
+                "error": [e.code, e.message]}
+    return {**pd.to_dict(), "filename": doc["filename"]}
 
 
 def _record_failure(

@@ -3,6 +3,7 @@
 -- adds the last member - and only that caller - enqueues finalize (PITFALLS 6: no chords).
 -- It also hands the caller the job's next unsent document (the fan-out window slides by
 -- one), remembering the hand-out under this document's index so a redelivery re-sends it.
+-- One read and one write of the job hash: this runs once per document.
 --
 -- KEYS[1] job hash     KEYS[2] done set      KEYS[3] failed set
 -- KEYS[4] results hash KEYS[5] org updated zset
@@ -15,46 +16,52 @@
 local job, done, failed, results, updated = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local queue, claims = KEYS[6], KEYS[7]
 local index, row, outcome = ARGV[1], ARGV[2], ARGV[3]
-local filled, empty, now = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
-local channel, job_id, warning = ARGV[7], ARGV[8], ARGV[9]
+local now, channel, job_id, warning = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 
-if redis.call('EXISTS', job) == 0 then return {-1, 0, 0, -1} end
-local count = tonumber(redis.call('HGET', job, 'document_count') or '0')
+local h = redis.call('HMGET', job, 'document_count', 'processed', 'completed_documents',
+                     'failed_documents', 'filled', 'empty', 'version', 'first_done_at',
+                     'expires_at')
+if not h[1] then return {-1, 0, 0, -1} end
+local count, processed = tonumber(h[1]), tonumber(h[2] or '0')
 if redis.call('SADD', done, index) == 0 then
-  local claimed = redis.call('HGET', claims, index)
-  return {0, tonumber(redis.call('HGET', job, 'processed') or '0'), count,
-          tonumber(claimed or '-1')}
+  return {0, processed, count, tonumber(redis.call('HGET', claims, index) or '-1')}
 end
+processed = processed + 1
 local nxt = redis.call('LPOP', queue)
 if nxt then redis.call('HSET', claims, index, nxt) end
 redis.call('HSET', results, index, row)
+
+local completed, nfailed = tonumber(h[3] or '0'), tonumber(h[4] or '0')
 if outcome == 'failed' then
+  nfailed = nfailed + 1
   redis.call('SADD', failed, index)
-  redis.call('HINCRBY', job, 'failed_documents', 1)
+  redis.call('PEXPIREAT', failed, h[9])
 else
-  redis.call('HINCRBY', job, 'completed_documents', 1)
+  completed = completed + 1
 end
-redis.call('HINCRBY', job, 'filled', filled)
-redis.call('HINCRBY', job, 'empty', empty)
-local processed = redis.call('HINCRBY', job, 'processed', 1)
-if (redis.call('HGET', job, 'first_done_at') or '') == '' then
-  redis.call('HSET', job, 'first_done_at', now)
+local version = tonumber(h[7] or '0') + 1
+local fields = {'processed', processed, 'completed_documents', completed,
+                'failed_documents', nfailed, 'filled', tonumber(h[5] or '0') + tonumber(ARGV[4]),
+                'empty', tonumber(h[6] or '0') + tonumber(ARGV[5]), 'version', version,
+                'updated_at', now}
+if (h[8] or '') == '' then
+  fields[#fields + 1] = 'first_done_at'
+  fields[#fields + 1] = now
 end
 if warning ~= '' then
   local list = cjson.decode(redis.call('HGET', job, 'warnings') or '[]')
   if #list < 100 then
     list[#list + 1] = cjson.decode(warning)
-    redis.call('HSET', job, 'warnings', cjson.encode(list))
+    fields[#fields + 1] = 'warnings'
+    fields[#fields + 1] = cjson.encode(list)
   end
 end
--- keys born here inherit the data TTL (expires_at) of the job
-if redis.call('PTTL', results) == -1 then
-  local exp = redis.call('HGET', job, 'expires_at')
-  redis.call('PEXPIREAT', results, exp)
-  redis.call('PEXPIREAT', done, exp)
+redis.call('HSET', job, unpack(fields))
+if processed == 1 then
+  -- keys born here inherit the data TTL (expires_at) of the job
+  redis.call('PEXPIREAT', results, h[9])
+  redis.call('PEXPIREAT', done, h[9])
 end
-if outcome == 'failed' and redis.call('PTTL', failed) == -1 then
-  redis.call('PEXPIREAT', failed, redis.call('HGET', job, 'expires_at'))
-end
-touch(job, updated, job_id, now, channel)
+redis.call('ZADD', updated, tonumber(now), job_id)
+redis.call('PUBLISH', channel, job_id .. ' ' .. version)
 return {1, processed, count, tonumber(nxt or '-1')}

@@ -99,7 +99,8 @@ def test_one_tenants_big_job_does_not_starve_another(
     final = client_b.wait_status(small["id"], timeout=60)
     after = client_a.get(f"/v1/jobs/{big['id']}/status").json()["completed_documents"]
     assert final["status"] == "completed" and final["completed_documents"] == 10
-    # B waited behind at most one window of A's messages plus the documents interleaved
-    # with its own: a few documents' time, not the 1,000-document backlog.
-    assert after - before <= window + 10 + 4, (before, after)
+    # B waited behind at most one window of A's messages, plus A's documents that ran while
+    # B's validate/parse hops and its own 10 documents went through the two processes: a few
+    # documents' time, bounded by the window - not the ~980-document backlog ahead of it.
+    assert after - before <= 2 * window + 20, (before, after)
     client_a.post(f"/v1/jobs/{big['id']}/cancel")

@@ -159,12 +159,23 @@ def test_retry_refused_while_running_and_after_data_expired(store: JobStore) -> 
 
 def test_data_keys_inherit_the_job_ttl(store: JobStore) -> None:
     job_id = _job(store)
+    store.begin_task(job_id, ORG, "parse")
+    assert store.r.pttl(store.job_keys(job_id).attempts) > 0
+    store.start_fanout(job_id, [0, 1, 2], window=1)
     store.begin_task(job_id, ORG, "d:0", 0)
     _rec(store, job_id, 0, failed=True)
     k = store.job_keys(job_id)
-    for key in (k.done, k.failed, k.results, k.attempts, k.docs):
+    for key in (k.done, k.failed, k.results, k.attempts, k.docs, k.queue, k.claims):
         assert store.r.pttl(key) > 0, key
     assert store.r.pttl(k.job) > store.r.pttl(k.docs)  # the record outlives the data
+
+
+def test_begin_returns_the_parsed_document(store: JobStore) -> None:
+    job_id = _job(store)
+    store.save_parsed(job_id, {1: '{"text": "x", "kind": "text", "filename": "a"}'})
+    assert store.begin_task(job_id, ORG, "d:1", 1).parsed.startswith('{"text"')
+    assert store.begin_task(job_id, ORG, "d:0", 0).parsed == ""
+    assert store.begin_task(job_id, ORG, "finalize").parsed == ""
 
 
 def test_fanout_window_slides_one_per_recorded_document(store: JobStore) -> None:

@@ -1,0 +1,84 @@
+"""Worker throughput by number of worker processes, against bare Celery in the same run.
+
+    python bench/scaling.py [--docs 2000] [--procs 1,2,4] [--json bench/results/scaling.json]
+
+Starts a private redis-server, then for each process count: one Celery worker with that many
+prefork processes runs an N-document job (built-in extractor, then a no-op extractor) and, as
+the baseline, N bare Celery no-op tasks on the same broker settings. Prints documents/s, the
+ratio to bare Celery and Redis commands per document (INFO commandstats).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _stack import command_calls, private_redis, run_bare, run_job, worker  # noqa: E402
+
+from shared.settings import Settings  # noqa: E402
+
+
+def measure(url: str, procs: int, docs: int) -> dict[str, Any]:
+    row: dict[str, Any] = {"procs": procs, "docs": docs}
+    r = redis.Redis.from_url(url)
+    for label, extractor in (("builtin", "builtin"), ("noop", "noop_extractor:NoopExtractor")):
+        s = Settings(redis_url=url, key_prefix=f"bench{procs}{label}", extractor=extractor,
+                     fanout_window=max(32, procs * 8))
+        with worker(s, procs):
+            run_job(s, 50)  # warm-up: imports, connections, script cache
+            r.config_resetstat()
+            secs, _ = run_job(s, docs)
+            calls = command_calls(r)
+        row[f"{label}_docs_per_s"] = round(docs / secs, 1)
+        row[f"{label}_cmds_per_doc"] = round(calls / docs, 2)
+    s = Settings(redis_url=url, key_prefix=f"bench{procs}bare")
+    with worker(s, procs, app="bare_celery", queues=["control", "extract"]):
+        run_bare(s, 50)
+        r.config_resetstat()
+        secs = run_bare(s, docs)
+        calls = command_calls(r)
+    row["bare_tasks_per_s"] = round(docs / secs, 1)
+    row["bare_cmds_per_task"] = round(calls / docs, 2)
+    row["noop_vs_bare"] = round(row["noop_docs_per_s"] / row["bare_tasks_per_s"], 2)
+    return row
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--docs", type=int, default=2000)
+    ap.add_argument("--procs", default="1,2,4")
+    ap.add_argument("--json", default="bench/results/scaling.json")
+    args = ap.parse_args()
+    rows = []
+    with private_redis() as srv:
+        for p in [int(x) for x in args.procs.split(",")]:
+            rows.append(measure(srv.url, p, args.docs))
+            print(rows[-1], flush=True)
+    base = rows[0]["builtin_docs_per_s"]
+    for row in rows:
+        row["speedup_vs_1"] = round(row["builtin_docs_per_s"] / base, 2)
+    cols = ["procs", "builtin_docs_per_s", "speedup_vs_1", "noop_docs_per_s",
+            "bare_tasks_per_s", "noop_vs_bare", "noop_cmds_per_doc", "bare_cmds_per_task"]
+    print("\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
+    for row in rows:
+        print("| " + " | ".join(str(row[c]) for c in cols) + " |")
+    out = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+           "rows": rows}
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(out, indent=2))
+    print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
