@@ -59,18 +59,24 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
 
 @contextmanager
 def worker(settings: Settings, concurrency: int, app: str = "worker.celery_app",
-           queues: list[str] | None = None, log: Path | None = None) -> Iterator[None]:
-    argv = [sys.executable, "-m", "celery", "-A", app, "worker", "-Q",
-            ",".join(queues or q.ALL_QUEUES), "--concurrency", str(concurrency), "--pool",
-            "prefork", "-n", f"bench-{uuid.uuid4().hex[:6]}@%h", "--without-gossip",
-            "--without-mingle", "--without-heartbeat", "-l", "WARNING"]
+           queues: list[str] | None = None, log: Path | None = None,
+           nodes: int = 1) -> Iterator[None]:
+    """``nodes`` worker instances (what operators add to scale out), each with
+    ``concurrency`` prefork processes."""
+    procs = []
     log = log or BENCH / "results" / "worker.log"
-    proc = spawn(argv, env=env_for(settings), cwd=ROOT, log_path=log)
+    for _ in range(nodes):
+        argv = [sys.executable, "-m", "celery", "-A", app, "worker", "-Q",
+                ",".join(queues or q.ALL_QUEUES), "--concurrency", str(concurrency), "--pool",
+                "prefork", "-n", f"bench-{uuid.uuid4().hex[:6]}@%h", "--without-gossip",
+                "--without-mingle", "--without-heartbeat", "-l", "WARNING"]
+        procs.append(spawn(argv, env=env_for(settings), cwd=ROOT, log_path=log))
     try:
-        wait_consuming(settings, app)
+        for _ in range(nodes):
+            wait_consuming(settings, app)
         yield
     finally:
-        stop_groups([proc], timeout=10)
+        stop_groups(procs, timeout=10)
 
 
 def wait_consuming(settings: Settings, app: str, timeout: float = 60) -> None:

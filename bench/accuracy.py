@@ -29,7 +29,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -216,13 +216,18 @@ class ApiClient:
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return response.status, json.loads(response.read() or b"null"), response.headers
+                payload = json.loads(response.read() or b"null")
+                return response.status, payload, _lower(response.headers.items())
         except urllib.error.HTTPError as e:
             with e:
                 text = e.read().decode("utf-8", "replace")
                 if e.code == 429:
-                    return 429, None, e.headers
+                    return 429, None, _lower(e.headers.items())
                 raise SystemExit(f"{method} {path} answered HTTP {e.code}: {text[:300]}") from e
+
+
+def _lower(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    return {name.lower(): value for name, value in items}
 
 
 def _document(path: Path) -> dict[str, Any]:
@@ -241,7 +246,7 @@ def _wait(client: ApiClient, job_id: str, deadline: float) -> str:
             return str(body["status"])
         if time.monotonic() > deadline:
             raise SystemExit(f"job {job_id} did not finish in time")
-        pause = headers.get("Retry-After") or headers.get("X-Poll-After") or "1"
+        pause = headers.get("retry-after") or headers.get("x-poll-after") or "1"
         time.sleep(min(5.0, max(0.2, float(pause))))
 
 

@@ -16,10 +16,9 @@ PDF whose only page is a drawing, i.e. no text layer).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Union
 
-Piece = Union[tuple[int, str], tuple[int, str, bool]]
-Line = Union[str, list[Piece]]
+Piece = tuple[int, str] | tuple[int, str, bool]
+Line = str | list[Piece]
 
 HERE = Path(__file__).resolve().parent
 PAGE_BREAK = "\f"
@@ -43,7 +42,7 @@ def _pieces(line: Line) -> list[tuple[int, str, bool]]:
     if isinstance(line, str):
         bold = line.startswith("**") and line.endswith("**")
         return [(LEFT, line.strip("*") if bold else line, bold)]
-    return [(p[0], p[1], bool(p[2]) if len(p) == 3 else False) for p in line]  # type: ignore[misc]
+    return [(p[0], p[1], len(p) == 3 and bool(p[-1])) for p in line]
 
 
 def _content(lines: list[Line]) -> bytes:
@@ -290,7 +289,55 @@ INVOICES: dict[str, list[Line]] = {
     ],
 }
 
-HOLDOUT: dict[str, list[Line]] = {}
+R = 330  # x of the right-hand column
+
+HOLDOUT: dict[str, list[Line]] = {
+    "h-04-vertex-freight.pdf": [
+        "**VERTEX FREIGHT LOGISTICS**",
+        "FREIGHT INVOICE",
+        "",
+        [(LEFT, "Invoice No: VF-77001"), (R, "Invoice Date: 2024-08-05")],
+        [(LEFT, "Vendor: Vertex Freight Logistics"), (R, "Due Date: 2024-09-04")],
+        [(LEFT, "Email: billing@wideworld.example"), (R, "Payment Type: Check")],
+        "",
+        [(LEFT, "Shipment", True), (250, "Weight", True), (380, "Charge", True)],
+        [(LEFT, "Pallets (x6)"), (250, "1,200 kg"), (380, "USD 1,450.00")],
+        [(LEFT, "Fuel surcharge"), (380, "USD 145.00")],
+        "",
+        "Number of items: 2",
+        "Subtotal: 1,595.00",
+        "Tax rate: 0%",
+        "**Total due: USD 1,595.00**",
+        "Paid: no",
+    ],
+    "h-08-redrock-auto.pdf": [
+        "**REDROCK AUTO REPAIR**",
+        "Repair Order / Invoice",
+        "",
+        "**Invoice Number**",
+        "RR-90210",
+        "**Invoice Date**",
+        "06/07/2024",
+        "**Due Date**",
+        "07/07/2024",
+        "**Supplier**",
+        "Redrock Auto Repair Inc.",
+        "**Customer Email**",
+        "d.nguyen@mail.example",
+        "",
+        [(LEFT, "Labor"), (300, "$420.00")],
+        [(LEFT, "Brake pads (front)"), (300, "$89.99")],
+        [(LEFT, "Rotor resurfacing"), (300, "$60.00")],
+        [(LEFT, "Coupon"), (300, "($25.00)")],
+        "",
+        "Items: 4",
+        "Subtotal: 544.99",
+        "Tax rate: 6.25%",
+        "Amount due: $579.05",
+        "Paid: Yes",
+        "Payment method: Card",
+    ],
+}
 
 
 def write_all() -> list[Path]:

@@ -22,7 +22,7 @@ from worker.extraction.currencies import code_in_label
 from worker.extraction.dateparse import infer_day_first
 from worker.extraction.document import ParsedDocument
 from worker.extraction.labels import LabelIndex
-from worker.extraction.layout import Analysis, Pair, analyze, split_pair
+from worker.extraction.layout import Analysis, Pair, analyze, separator_colons
 from worker.extraction.types import LENIENT, Hints, parse_scored
 
 LAYOUT_QUALITY: dict[str, float] = {
@@ -36,8 +36,8 @@ LAYOUT_QUALITY: dict[str, float] = {
 DISAGREEMENT = 0.85
 """Factor applied when a candidate of nearly the same rank parses to another value."""
 
-_MAX_WORD_STARTS = 64
 _MAX_INLINE_PAIRS = 16
+_LABEL_WORDS = 8
 _CUTS = re.compile(r"\s{2,}|\s+\(|\s*;\s*|\s+[-\u2013\u2014]\s+|,\s+(?=[A-Za-z])")
 _WORD_START = re.compile(r"(?<=\s)\S")
 _VALUE_JUNK = " *_`|\u00b7\u2022,;\u2013\u2014"
@@ -54,24 +54,30 @@ class Candidate:
 
 
 # ------------------------------------------------------------------------ inline pairs
-def _word_starts(text: str) -> Iterator[int]:
-    for count, m in enumerate(_WORD_START.finditer(text)):
-        if count >= _MAX_WORD_STARTS:
-            return
-        yield m.start()
+def _label_start(head: str, limit: int) -> int | None:
+    """Where the label that ends ``head`` may start at the earliest: the first word starting
+    with a letter among the last ``limit`` words (``3 · Payment method`` -> ``Payment``)."""
+    starts = [m.start() for m in _WORD_START.finditer(head)][-limit:]
+    return next((pos for pos in starts if head[pos].isalpha()), None)
 
 
 def _inner_pair(value: str, index: LabelIndex) -> tuple[int, str, str, bool] | None:
-    """The first ``label: value`` inside ``value``: (offset, label, value, label is known)."""
-    unknown: tuple[int, str, str, bool] | None = None
-    for pos in _word_starts(value):
-        inner = split_pair(value[pos:], colon_only=True)
-        if inner is None:
+    """The first ``label: value`` inside ``value``: (offset, label, value, label is known).
+
+    The longest schema label that ends at an inner separator colon wins; when no schema label
+    ends there, the result says where an unknown label probably starts.
+    """
+    for colon in separator_colons(value):
+        head = value[: colon.start()]
+        first = _label_start(head, 2 * index.longest + 2)
+        if first is None:
             continue
-        if index.match(inner[0]):
-            return pos, inner[0], inner[1], True
-        unknown = unknown or (pos, inner[0], inner[1], False)
-    return unknown
+        for m in _WORD_START.finditer(head, first):
+            label = head[m.start() :].strip()
+            if index.match(label):
+                return m.start(), label, value[colon.end() :].strip(), True
+        return first, head[first:].strip(), value[colon.end() :].strip(), False
+    return None
 
 
 def _expand(pair: Pair, index: LabelIndex) -> list[Pair]:
@@ -144,10 +150,11 @@ def _raw_values(field: FieldSpec, pair: Pair) -> Iterator[tuple[str, float]]:
         yield value, 1.0
     for m in _CUTS.finditer(value):
         yield value[: m.start()], LENIENT
-    for pos in _word_starts(value):
-        if split_pair(value[pos:], colon_only=True):
-            yield value[:pos], LENIENT
-            break
+    for colon in separator_colons(value):
+        start = _label_start(value[: colon.start()], _LABEL_WORDS)
+        if start is not None:
+            yield value[:start], LENIENT
+        break
 
 
 def _plausible_string(pair: Pair, value: str) -> bool:

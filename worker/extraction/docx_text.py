@@ -26,7 +26,7 @@ def is_docx(data: bytes) -> bool:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             return _DOCUMENT in zf.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+    except Exception:  # any damage: not a DOCX we can read, the sniffing goes on
         return False
 
 

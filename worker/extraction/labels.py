@@ -22,6 +22,7 @@ from shared.models import FieldSpec
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _TOKEN = re.compile(r"[^\W_]+|[#%]")
+_PREFIX_CHARS = 240  # a label at a line start is never longer than this
 _PAREN = re.compile(r"\s*[(\[][^()\[\]]*[)\]]\s*$")
 
 # label quality: how sure a match makes us that the label names the field
@@ -63,6 +64,7 @@ class LabelIndex:
         self.exact: dict[tuple[str, ...], LabelMatch] = {}
         self.compact: dict[str, LabelMatch] = {}
         self.longest = 1
+        self._memo: dict[str, LabelMatch | None] = {}
         for spec in fields:
             self._add(spec.name, spec.name, NAME, NAME_COMPACT)
         for spec in fields:
@@ -80,10 +82,16 @@ class LabelIndex:
 
     def match(self, label: str) -> LabelMatch | None:
         """The field a whole document label names, if any."""
-        toks = tokens(strip_paren(label))
-        if not toks or len(toks) > self.longest + 2:
-            return None
-        return self.exact.get(toks) or self.compact.get("".join(toks))
+        if label in self._memo:
+            return self._memo[label]
+        found: LabelMatch | None = None
+        if len(label.split()) <= 2 * self.longest + 2:
+            toks = tokens(strip_paren(label))
+            if toks and len(toks) <= self.longest + 2:
+                found = self.exact.get(toks) or self.compact.get("".join(toks))
+        if len(self._memo) < 50_000:
+            self._memo[label] = found
+        return found
 
     def is_label(self, text: str) -> bool:
         """True when ``text`` is exactly some field's label (so it is not a value)."""
@@ -91,7 +99,7 @@ class LabelIndex:
 
     def prefix(self, text: str) -> tuple[LabelMatch, int] | None:
         """Longest label (exact tokens only) at the start of ``text``; returns (match, end)."""
-        spans = token_spans(text)
+        spans = token_spans(text[:_PREFIX_CHARS])
         best: tuple[LabelMatch, int] | None = None
         for k in range(1, min(self.longest, len(spans) - 1) + 1):
             hit = self.exact.get(tuple(t for t, _ in spans[:k]))

@@ -18,6 +18,7 @@ extractor against the schema's labels: this module only reports those candidate 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 _BULLET = re.compile(r"^\s*(?:[>#]+\s+|[-*+\u2022\u00b7\u25aa\u25cf]\s+|\d{1,2}[.)]\s+)*")
@@ -28,6 +29,7 @@ _SEPARATOR = re.compile(
     r"(?P<colon>\s*[:\uff1a])|(?P<dash>\s+[-\u2013\u2014]{1,2}\s+)|(?P<eq>\s+=\s+)"
     r"|(?P<dots>\s*(?:\.{3,}|\u2026+|_{3,})\s*)"
 )
+_COLON = re.compile(r"\s*[:\uff1a]")
 _LABEL_MAX_CHARS = 80
 _LABEL_MAX_WORDS = 8
 
@@ -79,11 +81,9 @@ def _label_like(label: str) -> bool:
     )
 
 
-def split_pair(cell: str, colon_only: bool = False) -> tuple[str, str] | None:
+def split_pair(cell: str) -> tuple[str, str] | None:
     """Split ``cell`` at its first separator; ``None`` when it has no label-like head."""
     for m in _SEPARATOR.finditer(cell):
-        if colon_only and m.lastgroup != "colon":
-            continue
         if m.lastgroup == "colon":
             before, after = cell[m.start() - 1 : m.start()], cell[m.end() : m.end() + 2]
             if (before.isdigit() and after[:1].isdigit()) or after.startswith("//"):
@@ -93,8 +93,12 @@ def split_pair(cell: str, colon_only: bool = False) -> tuple[str, str] | None:
     return None
 
 
-def has_separator(text: str) -> bool:
-    return split_pair(text) is not None
+def separator_colons(text: str) -> Iterator[re.Match[str]]:
+    """Colons that separate a label from a value (not ``10:30``, not ``https://``)."""
+    for m in _COLON.finditer(text):
+        before, after = text[m.start() - 1 : m.start()], text[m.end() : m.end() + 2]
+        if not ((before.isdigit() and after[:1].isdigit()) or after.startswith("//")):
+            yield m
 
 
 def _next_line(lines: list[str], index: int, limit: int = 3) -> int | None:
@@ -166,17 +170,21 @@ class _Analyzer:
         above = [k for k in range(max(0, i - 2), i) if self.lines[k].strip()]
         return not above or len(self.rows[above[-1]]) != len(row)
 
-    def _table(self, i: int, row: list[str]) -> None:
+    def _single_data_row(self, i: int, width: int) -> int | None:
+        """Index of the one data row under header row ``i``; ``None`` for line-item tables.
+
+        Reading the first of many rows would give a line item's "Total" as the invoice's.
+        """
         j = _next_line(self.lines, i, limit=2)
-        below = self.rows[j] if j is not None else []
-        if (
-            len(row) >= 3
-            and len(below) == len(row)
-            and self._header_like(i, row)
-            and not any(split_pair(c) for c in below)
-        ):
-            assert j is not None
-            for head, value in zip(row, below, strict=True):
+        if j is None or len(self.rows[j]) != width or any(split_pair(c) for c in self.rows[j]):
+            return None
+        k = _next_line(self.lines, j, limit=1)
+        return None if k is not None and len(self.rows[k]) == width else j
+
+    def _table(self, i: int, row: list[str]) -> None:
+        j = self._single_data_row(i, len(row)) if len(row) >= 3 else None
+        if j is not None and self._header_like(i, row):
+            for head, value in zip(row, self.rows[j], strict=True):
                 self.add(head, value, j, "column")
         elif len(row) % 2 == 0:
             for k in range(0, len(row), 2):

@@ -62,6 +62,7 @@ _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([A-Za-z0-9_\-]+)", 
 
 
 def _binary_kind(data: bytes) -> str | None:
+    """``pdf``/``docx`` by signature: these formats are unambiguous whatever was declared."""
     head = data[:1024]
     if head.lstrip().startswith(b"%PDF-") or (b"%PDF-" in head and looks_binary(data)):
         return "pdf"
@@ -139,8 +140,9 @@ def parse_document(filename: str, mime_type: str | None, data: bytes) -> ParsedD
         raise ParseError("document_too_large", f"the document is over {MAX_INPUT_BYTES} bytes")
     if not data.strip():
         raise ParseError("empty_document", "the document is empty")
-    kind = detect_kind(filename, mime_type, data)
+    kind = "document"
     try:
+        kind = detect_kind(filename, mime_type, data)
         lines, pages = PARSERS[kind](data)
     except ParseError:
         raise
@@ -148,7 +150,7 @@ def parse_document(filename: str, mime_type: str | None, data: bytes) -> ParsedD
         if _is_time_limit(e):
             raise
         detail = str(e)[:200] or type(e).__name__
-        raise ParseError("corrupt_document", f"cannot read the {kind} document: {detail}") from e
+        raise ParseError("corrupt_document", f"cannot read the {kind}: {detail}") from e
     text = finish(lines)
     if not text:
         raise ParseError("empty_document", f"the {kind} document has no extractable text")

@@ -40,7 +40,11 @@ def _page_text(page: PageObject) -> str:
 
 
 def pdf_to_text(data: bytes) -> tuple[str, int]:
-    """Return the text of every page (pages separated by a blank line) and the page count."""
+    """Return the text of every page (pages separated by a blank line) and the page count.
+
+    A page whose content stream is damaged is skipped, so one bad page does not lose the
+    others; when no page could be read at all the document is ``corrupt_document``.
+    """
     if b"%PDF-" not in data[:1024]:
         raise ParseError("corrupt_document", "no %PDF header")
     with warnings.catch_warnings():
@@ -50,11 +54,18 @@ def pdf_to_text(data: bytes) -> tuple[str, int]:
         reader = _open(data)
         pages = len(reader.pages)
         texts: list[str] = []
+        failed: Exception | None = None
         size = 0
         for index, page in enumerate(reader.pages):
             if index >= MAX_PDF_PAGES or size > MAX_TEXT_CHARS:
                 break
-            text = _page_text(page)
+            try:
+                text = _page_text(page)
+            except Exception as e:  # a damaged page: keep the others
+                failed = e
+                continue
             size += len(text)
             texts.append(text)
+    if failed is not None and not any(t.strip() for t in texts):
+        raise ParseError("corrupt_document", f"no page of the PDF could be read: {failed}"[:300])
     return "\n\n".join(texts), pages

@@ -2,7 +2,8 @@
 
 Each ``parse_<type>(raw, field)`` is strict: the *whole* raw string must be a value of the
 type, because a wrongly filled cell costs more than an empty one. ``parse_value`` dispatches on
-``field.type`` and then applies ``field.pattern`` (a full match on :func:`typed_text`).
+``field.type``; every parser then applies ``field.pattern`` (a full match on
+:func:`typed_text`).
 ``parse_scored`` also returns a quality factor (1.0 clean, lower for lenient readings such as
 an ambiguous date) that extractors fold into their confidence.
 
