@@ -134,10 +134,10 @@ class _Scan:
     exhausted: bool = False
 
 
-def _range(pipe: Any, key: str, desc: bool, near: str | int, far_excl: bool,
+def _range(pipe: Any, key: str, desc: bool, near: str | int, exclusive: bool,
            n: int | None) -> None:
-    """Queues a by-score range from ``near`` (exclusive when ``far_excl``) onwards in order."""
-    bound = f"({near}" if far_excl else near
+    """Queues a by-score range from ``near`` (left out when ``exclusive``) onwards."""
+    bound = f"({near}" if exclusive else near
     page = {"start": 0, "num": n} if n is not None else {}
     if desc:
         pipe.zrevrangebyscore(key, bound, "-inf", withscores=True, **page)
@@ -177,6 +177,8 @@ def _load(svc: Services, ids: list[str]) -> list[tuple[dict[str, str], list[str]
 
 
 def _scan(svc: Services, org: str, key: str, q: ListQuery, now: int) -> _Scan:
+    """Walks the index from the cursor until one match more than ``limit`` (so ``has_more``
+    is exact), the end, or the scan budget; two round trips per batch."""
     scan = _Scan(matches=[])
     after, purged = q.cursor, []
     while len(scan.matches) <= q.limit and scan.examined < SCAN_BUDGET:

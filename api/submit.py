@@ -81,6 +81,8 @@ def current_job(svc: Services, job_id: str, org: str) -> dict[str, Any] | None:
 
 
 def submit(svc: Services, org: str, raw: bytes, idem_key: str | None) -> Submitted:
+    """Every check first, then the idempotency claim, then the write and the enqueue; a
+    failure after the write removes the job again so a rejected request leaves nothing."""
     data = parse_json_object(raw)
     check_batch(data, svc.settings)
     req = validate_model(JobCreate, data)
