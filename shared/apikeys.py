@@ -40,7 +40,7 @@ def create_api_key(
 
 def list_api_keys(r: redis.Redis, settings: Settings, org: str) -> list[dict[str, Any]]:
     keys = Keys(settings.key_prefix)
-    ids = sorted(r.smembers(keys.org_keys(org)))
+    ids = sorted(str(k) for k in r.smembers(keys.org_keys(org)))
     pipe = r.pipeline(transaction=False)
     for kid in ids:
         pipe.hgetall(keys.api_key(kid))

@@ -10,11 +10,29 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from kombu import Queue
+from kombu import Queue  # type: ignore[attr-defined]
 
 from shared import queues as q
 from shared.keys import Keys
 from shared.settings import Settings
+
+
+def restore_options(visibility_timeout: int) -> dict[str, int]:
+    """How soon a message unacked by a dead worker goes back on its queue (PITFALLS 1, 2).
+
+    kombu's Redis transport re-queues an unacked message once it is older than
+    ``visibility_timeout``, but only when a sweep (``restore_visible``) runs: in a worker every
+    ``unacked_restore_interval`` s (default 10), scanning on every ``unacked_restore_throttle``-th
+    call only (default 10), i.e. every ~100 s - longer than the visibility timeout itself when
+    that is short. We scan on every sweep, at a quarter of the timeout (1-10 s), so a lost
+    message runs again at most ~1.25 x ``visibility_timeout`` after its delivery. The sweep
+    mutex of a worker killed mid-sweep expires within about one timeout (kombu: 300 s).
+    """
+    return {
+        "unacked_restore_interval": max(1, min(10, visibility_timeout // 4)),
+        "unacked_restore_throttle": 1,
+        "unacked_mutex_expire": max(5, min(300, visibility_timeout)),
+    }
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -23,6 +41,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "broker_transport_options": {
             "global_keyprefix": Keys(settings.key_prefix).broker_prefix,
             "visibility_timeout": settings.visibility_timeout,
+            **restore_options(settings.visibility_timeout),
             "socket_timeout": settings.redis_socket_timeout,
             "socket_connect_timeout": settings.redis_socket_timeout,
             "retry_on_timeout": True,
@@ -46,7 +65,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "accept_content": ["json"],
         "task_default_queue": q.CONTROL,
         "task_create_missing_queues": True,
-        "task_queues": [Queue(name, routing_key=name) for name in q.ALL_QUEUES],
+        "task_queues": [
+            Queue(name, routing_key=name)  # type: ignore[no-untyped-call]
+            for name in q.ALL_QUEUES
+        ],
         "task_routes": {
             q.T_VALIDATE: {"queue": q.CONTROL},
             q.T_PARSE: {"queue": q.CONTROL},

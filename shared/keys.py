@@ -9,6 +9,7 @@ deployments or test runs and an operator can see at a glance what belongs to who
 | ``{p}:job:{id}``                   | hash   | expires_at + grace  | API (create/cancel/retry), Lua |
 |                                    |        |                     | scripts of the worker        |
 | ``{p}:job:{id}:docs``              | hash   | expires_at          | API at submit: index -> doc JSON |
+| ``{p}:job:{id}:names``             | hash   | expires_at          | API at submit: index -> filename |
 | ``{p}:job:{id}:schema``            | string | expires_at + grace  | API at submit: schema JSON   |
 | ``{p}:job:{id}:parsed``            | hash   | expires_at          | worker phase_1: index -> text JSON |
 | ``{p}:job:{id}:done``              | set    | expires_at          | record_document.lua (fan-in guard) |
@@ -26,6 +27,15 @@ deployments or test runs and an operator can see at a glance what belongs to who
 | ``{p}:idem:{org}:{sha256}``        | string | 24 h                | API at submit                |
 | ``{p}:schema:{org}:{id}``          | string | none                | ``POST /v1/schemas``         |
 | ``{p}:events`` (pub/sub channel)   | -      | -                   | every job write publishes ``{id} {version}`` |
+| ``{p}:org:{org}:webhooks``         | zset   | none                | API: created -> id  |
+| ``{p}:org:{org}:webhook:{id}``     | hash   | none                | API: sealed secret |
+| ``{p}:webhook:{id}:deliveries``    | zset   | delivery retention  | emit (last 100)     |
+| ``{p}:delivery:{id}``              | hash   | delivery retention  | emit, attempt     |
+| ``{p}:delivery:{id}:lock``         | string | timeout + 30 s      | delivery task       |
+| ``{p}:job:{id}:emitted``           | hash   | expires_at + grace  | emit (once guard)   |
+| ``{p}:job:{id}:progress_gate``     | string | progress interval   | emit_progress (SET NX) |
+| ``{p}:webhooks:due``               | zset   | none                | emission; worker sweeper |
+| ``{p}:expiries``                   | zset   | none                | register_expiry; sweeper |
 """
 
 from __future__ import annotations
@@ -39,6 +49,7 @@ class JobKeys:
 
     job: str
     docs: str
+    names: str
     schema: str
     parsed: str
     done: str
@@ -51,7 +62,7 @@ class JobKeys:
 
     def data_keys(self) -> tuple[str, ...]:
         """Keys deleted at ``expires_at`` (documents and results)."""
-        return (self.docs, self.parsed, self.done, self.failed, self.results, self.attempts,
+        return (self.docs, self.names, self.parsed, self.done, self.failed, self.results, self.attempts,
                 self.queue, self.claims)
 
     def record_keys(self) -> tuple[str, ...]:
@@ -76,6 +87,7 @@ class Keys:
         return JobKeys(
             job=base,
             docs=f"{base}:docs",
+            names=f"{base}:names",
             schema=f"{base}:schema",
             parsed=f"{base}:parsed",
             done=f"{base}:done",
@@ -122,6 +134,22 @@ class Keys:
 
     def webhook_emitted(self, job_id: str) -> str:
         return f"{self.prefix}:job:{job_id}:emitted"
+
+    def webhook_delivery_lock(self, delivery_id: str) -> str:
+        return f"{self.prefix}:delivery:{delivery_id}:lock"
+
+    def webhook_progress_gate(self, job_id: str) -> str:
+        return f"{self.prefix}:job:{job_id}:progress_gate"
+
+    @property
+    def webhooks_due(self) -> str:
+        """Deliveries waiting for their next attempt, scored by due time (ms)."""
+        return f"{self.prefix}:webhooks:due"
+
+    @property
+    def expiries(self) -> str:
+        """Jobs' expiry deadlines (ms), member ``org|job_id``, for the job.expired event."""
+        return f"{self.prefix}:expiries"
 
     @property
     def broker_prefix(self) -> str:

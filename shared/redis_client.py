@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from shared.settings import Settings
 
@@ -16,6 +18,9 @@ def make_redis(url: str, *, socket_timeout: float = 2.0, max_connections: int = 
         socket_connect_timeout=socket_timeout,
         health_check_interval=30,
         retry_on_timeout=False,
+        # one immediate retry on a fresh connection: after a Redis restart every pooled
+        # connection is stale, and the first command on each would otherwise fail
+        retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
         max_connections=max_connections,
     )
 

@@ -40,6 +40,6 @@ class Scripts:
     retry_job: Script
     status_read: Script
 
-    def __init__(self, client: redis.Redis[Any] | Any) -> None:
+    def __init__(self, client: redis.Redis | Any) -> None:
         for name in _NAMES:
             setattr(self, name, client.register_script(_source(name)))

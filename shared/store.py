@@ -7,7 +7,7 @@ bumps ``version`` and publishes one event. The functions here only pack argument
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import redis
@@ -94,15 +94,18 @@ class JobStore:
             str(i): orjson.dumps(d.model_dump(exclude_none=True)).decode()
             for i, d in enumerate(req.documents)
         }
+        names = {str(i): d.filename for i, d in enumerate(req.documents)}
         k = self.keys.job_keys(job_id)
         pipe = self.r.pipeline(transaction=True)
-        pipe.hset(k.job, mapping=record)
-        pipe.hset(k.docs, mapping=docs)
+        pipe.hset(k.job, mapping=cast(Any, record))
+        pipe.hset(k.docs, mapping=cast(Any, docs))
+        pipe.hset(k.names, mapping=cast(Any, names))
         pipe.set(k.schema, schema.model_dump_json())
         pipe.rpush(k.timeline, f"{JobStatus.VALIDATING}|{Phase.VALIDATE}|{created}")
         for key in (k.job, k.schema, k.timeline):
             pipe.pexpireat(key, purge)
         pipe.pexpireat(k.docs, expires)
+        pipe.pexpireat(k.names, expires)
         pipe.zadd(self.keys.org_jobs(org), {job_id: created})
         pipe.zadd(self.keys.org_updated(org), {job_id: created})
         pipe.publish(self.keys.events_channel, f"{job_id} 1")
@@ -114,7 +117,7 @@ class JobStore:
         return self.keys.job_keys(job_id)
 
     def read_job(self, job_id: str) -> dict[str, str] | None:
-        h: dict[str, str] = self.r.hgetall(self.keys.job(job_id))
+        h = cast(dict[str, str], self.r.hgetall(self.keys.job(job_id)))
         return h or None
 
     def read_jobs(self, job_ids: list[str]) -> list[dict[str, str] | None]:
@@ -144,14 +147,13 @@ class JobStore:
         return {i: orjson.loads(v) for i, v in zip(indexes, raw, strict=True) if v}
 
     def document_names(self, job_id: str) -> dict[int, str]:
-        """Index -> filename for every document, for result rows still pending."""
-        out: dict[int, str] = {}
-        for idx, raw in self.r.hscan_iter(self.keys.job_keys(job_id).docs, count=1000):
-            out[int(idx)] = orjson.loads(raw)["filename"]
-        return out
+        """Index -> filename for every document, for result rows still pending (a small hash
+        written at submit, so this never reads the documents themselves)."""
+        raw = cast(dict[str, str], self.r.hgetall(self.keys.job_keys(job_id).names))
+        return {int(i): name for i, name in raw.items()}
 
     def results(self, job_id: str) -> dict[int, dict[str, Any]]:
-        raw: dict[str, str] = self.r.hgetall(self.keys.job_keys(job_id).results)
+        raw = cast(dict[str, str], self.r.hgetall(self.keys.job_keys(job_id).results))
         return {int(i): orjson.loads(v) for i, v in raw.items()}
 
     def pending_indexes(self, job_id: str, document_count: int) -> list[int]:
@@ -215,7 +217,7 @@ class JobStore:
         purge = expires + self.settings.expired_grace_seconds * 1000
         res, detail = self.scripts.retry_job(
             keys=[k.job, k.timeline, self.keys.org_updated(org), k.done, k.failed, k.attempts,
-                  k.docs, k.parsed, k.results, k.schema],
+                  k.docs, k.parsed, k.results, k.schema, k.names],
             args=[job_id, now, self.keys.events_channel, expires, purge, phase],
         )
         return int(res), str(detail)
@@ -260,8 +262,7 @@ class JobStore:
         pipe.execute()
 
     def load_parsed(self, job_id: str, index: int) -> str | None:
-        v: str | None = self.r.hget(self.keys.job_keys(job_id).parsed, str(index))
-        return v
+        return cast(str | None, self.r.hget(self.keys.job_keys(job_id).parsed, str(index)))
 
     def parsed_indexes(self, job_id: str) -> set[int]:
         return {int(i) for i in self.r.hkeys(self.keys.job_keys(job_id).parsed)}

@@ -4,6 +4,7 @@
 -- KEYS[1] job hash    KEYS[2] timeline     KEYS[3] org updated zset
 -- KEYS[4] done set    KEYS[5] failed set   KEYS[6] attempts hash
 -- KEYS[7] docs hash   KEYS[8] parsed hash  KEYS[9] results hash   KEYS[10] schema string
+-- KEYS[11] names hash
 -- ARGV[1] job id      ARGV[2] now (ms)     ARGV[3] channel
 -- ARGV[4] new expires_at (ms)   ARGV[5] new purge_at (ms)   ARGV[6] next phase
 -- Returns {1, version}; {0, status} when the status does not allow a retry;
@@ -40,6 +41,7 @@ redis.call('HSET', job, 'status', 'queued', 'current_phase', phase, 'cancelled',
   'exec_processed_base', redis.call('HGET', job, 'processed'))
 redis.call('HINCRBY', job, 'attempt_count', 1)
 for i = 4, 9 do redis.call('PEXPIREAT', KEYS[i], expires_at) end
+redis.call('PEXPIREAT', KEYS[11], expires_at)
 redis.call('PEXPIREAT', job, purge_at)
 redis.call('PEXPIREAT', timeline, purge_at)
 redis.call('PEXPIREAT', KEYS[10], purge_at)
