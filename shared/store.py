@@ -13,6 +13,7 @@ import orjson
 import redis
 
 from shared.clock import now_ms
+from shared.documents import DocumentStore, RedisDocumentStore
 from shared.keys import JobKeys, Keys
 from shared.models import JobCreate, SchemaIn
 from shared.scripts import Scripts
@@ -60,6 +61,7 @@ class JobStore:
         self.settings = settings
         self.keys = Keys(settings.key_prefix)
         self.scripts = Scripts(client)
+        self.documents: DocumentStore = RedisDocumentStore(client, self.keys)
 
     # ------------------------------------------------------------------ create
     def create_job(
@@ -90,21 +92,17 @@ class JobStore:
             "cancelled": "0", "error_code": "", "error_message": "", "warnings": "[]",
             "first_done_at": "", "exec_started_at": "", "exec_processed_base": "0",
         }
-        docs = {
-            str(i): orjson.dumps(d.model_dump(exclude_none=True)).decode()
-            for i, d in enumerate(req.documents)
-        }
+        docs = {i: d.model_dump(exclude_none=True) for i, d in enumerate(req.documents)}
         names = {str(i): d.filename for i, d in enumerate(req.documents)}
         k = self.keys.job_keys(job_id)
         pipe = self.r.pipeline(transaction=True)
         pipe.hset(k.job, mapping=cast(Any, record))
-        pipe.hset(k.docs, mapping=cast(Any, docs))
+        self.documents.stage(pipe, job_id, docs, expires)
         pipe.hset(k.names, mapping=cast(Any, names))
         pipe.set(k.schema, schema.model_dump_json())
         pipe.rpush(k.timeline, f"{JobStatus.VALIDATING}|{Phase.VALIDATE}|{created}")
         for key in (k.job, k.schema, k.timeline):
             pipe.pexpireat(key, purge)
-        pipe.pexpireat(k.docs, expires)
         pipe.pexpireat(k.names, expires)
         pipe.zadd(self.keys.org_jobs(org), {job_id: created})
         pipe.zadd(self.keys.org_updated(org), {job_id: created})
@@ -140,11 +138,8 @@ class JobStore:
         return SchemaIn.model_validate_json(raw) if raw else None
 
     def load_documents(self, job_id: str, indexes: list[int]) -> dict[int, dict[str, Any]]:
-        """Several documents in one HMGET; missing ones (expired) are left out."""
-        if not indexes:
-            return {}
-        raw = self.r.hmget(self.keys.job_keys(job_id).docs, [str(i) for i in indexes])
-        return {i: orjson.loads(v) for i, v in zip(indexes, raw, strict=True) if v}
+        """Several documents at once; missing ones (expired) are left out."""
+        return self.documents.load(job_id, indexes)
 
     def document_names(self, job_id: str) -> dict[int, str]:
         """Index -> filename for every document, for result rows still pending (a small hash

@@ -1,0 +1,52 @@
+"""Workers come and go: a SIGTERM finishes the current document and loses nothing."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from support.env import SettingsEnv
+from support.payloads import job_body
+from support.servers import ApiServer, WorkerProcess
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+TESTS_DIR = Path(__file__).resolve().parents[1]
+
+
+def test_sigterm_finishes_the_current_document_and_loses_none(
+    make_settings: Callable[..., SettingsEnv],
+    start_api: Callable[..., ApiServer],
+    worker_process: Callable[..., WorkerProcess],
+) -> None:
+    env = make_settings(isolated=True, extractor="support.extractors:FaultyExtractor",
+                        fanout_window=8)
+    slow = {"PYTHONPATH": str(TESTS_DIR), "JOBGRID_TEST_DELAY_MS": "300"}
+    api = start_api(env)
+    first = worker_process(env, concurrency=2, extra_env=slow)
+    client = api.client()
+    job = client.submit(job_body(24))
+    deadline = time.monotonic() + 60
+    while client.get(f"/v1/jobs/{job['id']}/status").json()["completed_documents"] < 3:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+    assert first.proc is not None
+    first.proc.send_signal(signal.SIGTERM)  # warm shutdown: running documents finish
+    first.proc.wait(timeout=30)
+    assert "Warm shutdown" in first.log_text() or "warm shutdown" in first.log_text().lower()
+    stopped_at = client.get(f"/v1/jobs/{job['id']}/status").json()
+    assert stopped_at["status"] == "in_progress"
+
+    worker_process(env, concurrency=2, extra_env=slow)
+    final = client.wait_status(job["id"], timeout=90)
+    assert final["status"] == "completed" and final["completed_documents"] == 24
+    stats = final["grid_stats"]
+    assert stats["filled"] + stats["empty"] == stats["total_cells"] == 72
+    # nothing died: no run was lost, so no attempt was counted as a failure
+    assert final["attempt_count"] == 1 and final["last_failure_code"] is None
+    rows = client.get(f"/v1/jobs/{job['id']}/results").json()["rows"]
+    assert [r["status"] for r in rows] == ["completed"] * 24
