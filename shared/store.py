@@ -262,6 +262,12 @@ class JobStore:
     def parsed_indexes(self, job_id: str) -> set[int]:
         return {int(i) for i in self.r.hkeys(self.keys.job_keys(job_id).parsed)}
 
+    def drop_working_keys(self, job_id: str) -> None:
+        """After a job is finished, its parsed text and fan-out bookkeeping are dead weight
+        (a retry re-parses what it needs); only documents, results and the record stay."""
+        k = self.keys.job_keys(job_id)
+        self.r.unlink(k.parsed, k.queue, k.claims, k.attempts)
+
     def expire_data_keys(self, job_id: str) -> None:
         """Applies the data TTL to keys created after submit (done, failed, results...)."""
         k = self.keys.job_keys(job_id)

@@ -273,7 +273,10 @@ def run_finalize(ctx: Ctx) -> str:
                                  extra={"error_code": code, "error_message": message})
     else:
         t = ctx.store.transition(ctx.job_id, ctx.org, [S.IN_PROGRESS], status=S.COMPLETED)
-    return "finalized" if t.ok else "skip"
+    if not t.ok:
+        return "skip"
+    ctx.store.drop_working_keys(ctx.job_id)
+    return "finalized"
 
 
 def _all_failed_reason(h: dict[str, str]) -> tuple[str, str]:
