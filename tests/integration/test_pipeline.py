@@ -210,3 +210,52 @@ def test_expiry_reads_expired_then_gone(
 
 def job_expires(client: Any, job_id: str) -> float:
     return float(client.get(f"/v1/jobs/{job_id}/status").json()["expires_at"])
+
+
+def _sample_doc(path: Path) -> dict[str, str]:
+    import base64
+
+    mime = {".txt": "text/plain", ".md": "text/markdown", ".html": "text/html",
+            ".pdf": "application/pdf"}[path.suffix]
+    if path.suffix == ".pdf":
+        return {"filename": path.name, "mime_type": mime,
+                "content_base64": base64.b64encode(path.read_bytes()).decode()}
+    return {"filename": path.name, "mime_type": mime, "text": path.read_text()}
+
+
+def test_mixed_batch_with_a_corrupt_pdf_completes_with_that_row_failed(live_stack: Any) -> None:
+    import json
+
+    samples = TESTS_DIR.parent / "samples"
+    schema = json.loads((samples / "invoices" / "schema.json").read_text())
+    truth = json.loads((samples / "invoices" / "ground_truth.json").read_text())
+    picks = ["inv-01-acme-supplies.txt", "inv-02-blue-harbor.md", "inv-03-nordlicht.html",
+             "inv-04-pacific-freight.pdf"]
+    docs = [_sample_doc(samples / "invoices" / p) for p in picks]
+    docs.insert(2, _sample_doc(samples / "bad" / "corrupt.pdf"))
+    client = live_stack.client()
+    job = client.submit({"name": "mixed", "schema": schema, "documents": docs})
+    final = client.wait_status(job["id"], timeout=60)
+
+    f = len(schema["fields"])
+    assert final["status"] == "completed"
+    assert final["document_count"] == 5 and final["completed_documents"] == 4
+    stats = final["grid_stats"]
+    assert stats["total_cells"] == 5 * f and stats["filled"] + stats["empty"] == 5 * f
+    assert final["warnings"] == [{"code": "corrupt_document", "document": 2,
+                                  "message": final["warnings"][0]["message"]}]
+    assert "corrupt.pdf" in final["warnings"][0]["message"]
+    full = client.get(f"/v1/jobs/{job['id']}").json()
+    assert full["failed_documents"] == 1
+
+    rows = client.get(f"/v1/jobs/{job['id']}/results", params={"detail": "true"}).json()["rows"]
+    assert rows[2]["status"] == "failed" and rows[2]["error"]["code"] == "corrupt_document"
+    assert all(v is None for v in rows[2]["values"].values())
+    good = [r for r in rows if r["status"] == "completed"]
+    assert stats["filled"] == sum(v is not None for r in good for v in r["values"].values())
+    for row in good:  # every filled cell is right (precision), seen through the real pipeline
+        expected = truth[row["document"]["filename"]]
+        for field, value in row["values"].items():
+            if value is not None:
+                assert value == expected[field], (row["document"]["filename"], field)
+                assert row["detail"][field]["line"] >= 1
