@@ -59,7 +59,11 @@ def connection_options(func: F) -> F:
 
 
 def stdout_console() -> Console:
-    return Console(highlight=False)
+    """Rich console for results; off a terminal (pipes, CI logs) tables get 200 columns."""
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=200)
+    return console
 
 
 def exit_code_for(status: str | None) -> int:

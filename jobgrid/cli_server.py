@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from jobgrid.cli_common import EXIT_INTERRUPTED, EXIT_USAGE, CliFailure
+from jobgrid.cli_common import EXIT_INTERRUPTED, EXIT_USAGE, CliFailure, stdout_console
 from jobgrid.launcher import (
     DEMO_ORG,
     LaunchAborted,
@@ -75,7 +75,7 @@ def demo(port: int, concurrency: int, samples: Path | None) -> int:
         samples or default_samples_dir(),
         port=port,
         concurrency=concurrency,
-        console=Console(highlight=False),
+        console=stdout_console(),
         err=Console(stderr=True, highlight=False),
     )
 

@@ -1,8 +1,9 @@
 """``jobgrid demo``: start the stack, run the bundled invoice batch, show the grid, stop.
 
 The sample batch is ``<repo>/samples/invoices/``: ``schema.json`` plus every other visible
-file as a document (``README*`` and ``expected*`` files, which describe the samples, are
-not submitted). ``JOBGRID_SAMPLES_DIR`` or ``--samples`` point elsewhere.
+file as a document, except files that describe the samples rather than being samples:
+``*.json`` (``ground_truth.json``), ``README*`` and ``expected*``.
+``JOBGRID_SAMPLES_DIR`` or ``--samples`` point elsewhere.
 """
 
 from __future__ import annotations
@@ -24,15 +25,18 @@ from jobgrid.procs import tail
 from jobgrid.watch import WatchInterrupted, watch_job
 
 SAMPLES_ENV = "JOBGRID_SAMPLES_DIR"
-_NOT_DOCUMENTS = ("schema.json",)
+_NOT_DOCUMENT_SUFFIXES = (".json",)
 _NOT_DOCUMENT_PREFIXES = ("readme", "expected", ".")
 
 
 def default_samples_dir() -> Path:
+    """$JOBGRID_SAMPLES_DIR, else the repo's samples (editable install), else ./samples."""
     env = os.environ.get(SAMPLES_ENV)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "samples" / "invoices"
+    beside_package = Path(__file__).resolve().parent.parent / "samples" / "invoices"
+    in_cwd = Path.cwd() / "samples" / "invoices"
+    return beside_package if beside_package.is_dir() or not in_cwd.is_dir() else in_cwd
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,7 @@ def load_samples(folder: Path) -> SampleBatch:
     files = [
         p for p in sorted(folder.iterdir())
         if p.is_file()
-        and p.name not in _NOT_DOCUMENTS
+        and p.suffix.lower() not in _NOT_DOCUMENT_SUFFIXES
         and not p.name.lower().startswith(_NOT_DOCUMENT_PREFIXES)
     ]
     if not files:

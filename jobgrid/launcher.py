@@ -105,6 +105,20 @@ def first_configured_key(api_keys: str) -> str | None:
     return None
 
 
+def check_redis(url: str, timeout: float = 3.0) -> None:
+    """Fail in seconds, naming the URL, rather than after the whole readiness timeout."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    try:
+        client.ping()
+    except redis.RedisError as e:
+        raise LaunchError(f"JOBGRID_REDIS_URL={url} does not answer: {e} "
+                          "(unset it to use an embedded Redis)") from None
+    finally:
+        client.close()
+
+
 @dataclass
 class LaunchConfig:
     host: str = "127.0.0.1"
@@ -153,7 +167,9 @@ class Launcher:
     def _prepare_env(self) -> None:
         env = dict(self.config.env if self.config.env is not None else os.environ)
         env["PYTHONUNBUFFERED"] = "1"
-        if not env.get("JOBGRID_REDIS_URL"):
+        if env.get("JOBGRID_REDIS_URL"):
+            check_redis(env["JOBGRID_REDIS_URL"])
+        else:
             workdir = self.config.log_dir / "redis" if self.config.log_dir else None
             self.redis = EmbeddedRedis(workdir=workdir).start()
             env["JOBGRID_REDIS_URL"] = self.redis.url

@@ -121,14 +121,23 @@ class ProgressView:
             self._progress.stop()
 
 
+def format_value(value: Any) -> str:
+    """A cell value as short text: currency objects read ``351.54 USD``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        if "amount" in value and len(value) <= 2:
+            return f"{value['amount']} {value.get('currency') or ''}".strip()
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
 def _cell(value: Any) -> Text:
     if value is None or value == "":
         return Text(EMPTY_MARK, style="bold red")
-    if isinstance(value, bool):
-        return Text("true" if value else "false")
-    if isinstance(value, dict | list):
-        return Text(json.dumps(value, ensure_ascii=False))
-    return Text(str(value))
+    return Text(format_value(value))
 
 
 def field_names(results: JSON) -> list[str]:
@@ -144,31 +153,32 @@ def field_names(results: JSON) -> list[str]:
 
 
 def results_table(results: JSON) -> Table:
-    """Documents x fields; empty cells show ``∅``; failed rows carry their error code."""
+    """Documents x fields, one line per document; empty cells show ``∅``.
+
+    Rows that did not complete say so (and why) next to the file name. Long values are cut
+    with an ellipsis rather than wrapped: a grid is read across, row by row.
+    """
     fields = field_names(results)
     table = Table(
         title=f"Results of {results.get('job_id', '?')} ({results.get('job_status', '?')})",
-        show_lines=False,
         expand=False,
     )
-    table.add_column("#", justify="right", style="dim")
-    table.add_column("document", overflow="fold")
-    table.add_column("row")
+    table.add_column("#", justify="right", style="dim", no_wrap=True, min_width=2)
+    table.add_column("document", no_wrap=True, overflow="ellipsis", max_width=28)
     for name in fields:
-        table.add_column(name, overflow="fold")
+        table.add_column(name, no_wrap=True, overflow="ellipsis", max_width=28,
+                         min_width=min(len(name), 10))
     for row in results.get("rows") or []:
         doc = row.get("document") or {}
+        label = Text(str(doc.get("filename", "")))
         state = str(row.get("status") or "?")
-        label = status_text(state)
-        error = row.get("error")
-        if isinstance(error, dict) and error.get("code"):
-            label.append(f" ({error['code']})", style="dim")
+        if state != "completed":
+            error = row.get("error")
+            why = f": {error['code']}" if isinstance(error, dict) and error.get("code") else ""
+            label.append(f" [{state}{why}]", style=_STATUS_STYLE.get(state, ""))
         values = row.get("values") or {}
         table.add_row(
-            str(doc.get("index", "")),
-            str(doc.get("filename", "")),
-            label,
-            *(_cell(values.get(name)) for name in fields),
+            str(doc.get("index", "")), label, *(_cell(values.get(name)) for name in fields)
         )
     return table
 
