@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import redis
 
 from shared.clock import now_ms
 from shared.models import SchemaIn
@@ -181,11 +182,27 @@ def run_extract(ctx: Ctx, extractor: Extractor, index: int, may_retry: bool) -> 
             ctx.store.note_failure(ctx.job_id, ctx.org, f"d:{index}", e.code)
             raise RetryLater(e.code, e.message) from e
         return _record_failure(ctx, schema, index, filename, e.code, e.message)
+    except redis.RedisError:
+        raise  # an outage, waited out by the task (worker.tasks._through_outage)
+    except Exception as e:  # the document's boundary: a bug or a hang still ends in a row
+        return _record_failure(ctx, schema, index, filename, *_unexpected(ctx, index, e))
     row, filled = completed_row(index, filename, schema.fields, cells)
     rec = ctx.store.record_document(ctx.job_id, ctx.org, index, row, failed=False,
                                     filled=filled, empty=len(schema.fields) - filled)
     _after_record(ctx, rec)
     return "completed" if rec.added else "duplicate"
+
+
+def _unexpected(ctx: Ctx, index: int, e: Exception) -> tuple[str, str]:
+    """Code and message for an extractor failure that is not an ExtractorError: the
+    per-document soft time limit (Celery's exception, matched by name like
+    ``worker.extraction.parsing`` does) or a bug. Acknowledged without a row, the document
+    would leave its job in progress forever."""
+    if type(e).__name__ == "SoftTimeLimitExceeded":
+        log.warning("job %s document %d: extraction hit the time limit", ctx.job_id, index)
+        return "document_timeout", "Extraction took longer than the per-document time limit."
+    log.exception("job %s document %d: the extractor failed unexpectedly", ctx.job_id, index)
+    return "extractor_error", "The extractor failed unexpectedly on this document."
 
 
 _SCHEMAS: OrderedDict[str, SchemaIn] = OrderedDict()

@@ -37,23 +37,31 @@ def _backoff(attempt: int) -> float:
 
 
 def _through_outage(job_id: str, org: str, task_key: str, step: Callable[[], str]) -> str:
-    """Runs ``step``, waiting out a Redis outage and then running it again."""
+    """Runs ``step``, waiting out a Redis outage and then running it again.
+
+    The run after an outage starts only once ``note_failure`` went through: begin_task.lua
+    counts an un-noted second run as a crash (``worker_lost``, towards the crash cap), so
+    running ``step`` while the note still fails would misreport the outage.
+    """
     waited, attempt = 0.0, 0
     while True:
         try:
             return step()
         except REDIS_ERRORS as e:
+            error: Exception = e
+        while True:  # wait until Redis answers again, then note the retry
             if waited >= OUTAGE_BUDGET_SECONDS:
-                raise
+                raise error
             pause = min(5.0, 0.2 * (2 ** attempt))
             log.warning("job %s %s: Redis unavailable (%s); retrying in %.1fs",
-                        job_id, task_key, e.__class__.__name__, pause)
+                        job_id, task_key, error.__class__.__name__, pause)
             time.sleep(pause)
             waited, attempt = waited + pause, attempt + 1
             try:
                 runtime.store().note_failure(job_id, org, task_key, "redis_unavailable")
-            except REDIS_ERRORS:
-                continue
+                break
+            except REDIS_ERRORS as e:
+                error = e
 
 
 @app.task(name=q.T_VALIDATE, acks_late=True)
@@ -66,7 +74,16 @@ def parse(job_id: str, org: str) -> str:
     return _through_outage(job_id, org, "parse", lambda: run_parse(_ctx(job_id, org)))
 
 
-@app.task(name=q.T_EXTRACT, bind=True, acks_late=True, max_retries=None)
+#: PITFALLS 2: a document's run must end well within the broker's visibility_timeout
+#: (3600 s), or the message is delivered again while it still runs. At the soft limit the
+#: extraction stops and the document gets a ``document_timeout`` row; at the hard limit the
+#: pool process is killed and the run counts as lost (crash cap).
+SOFT_LIMIT = runtime.settings().document_soft_time_limit
+HARD_LIMIT = SOFT_LIMIT + 30
+
+
+@app.task(name=q.T_EXTRACT, bind=True, acks_late=True, max_retries=None,
+          soft_time_limit=SOFT_LIMIT, time_limit=HARD_LIMIT)
 def extract_document(
     self: Any, job_id: str, org: str, index: int, priority: str = "normal"
 ) -> str:

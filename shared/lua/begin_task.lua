@@ -39,7 +39,11 @@ if tonumber(st[3] or '0') == 0 then
   changed = true
 end
 local verdict = 'run'
-if runs > 1 then
+if runs == 1 then
+  -- a note left by a run that failed before it was counted (Redis down at its start):
+  -- it must not excuse a later crash of this task
+  redis.call('HDEL', attempts, 'noted:' .. task)
+elseif runs > 1 then
   local noted = redis.call('HGET', attempts, 'noted:' .. task)
   if noted then
     -- a deliberate retry: note_failure.lua already counted it

@@ -7,6 +7,7 @@ killed workers and restarted Redis never touch another test's state.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -14,9 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import redis
-
-from support.env import SettingsEnv
-from support.payloads import invoice_text
+from support.env import API_KEY_A, SettingsEnv
 from support.servers import ApiClient, ApiServer, WorkerProcess
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
@@ -36,7 +35,8 @@ def faulty_env(delay_ms: int = 0, transient_fails: int = 0, **extra: str) -> dic
 def wait_until(
     probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.05
 ) -> T:
-    """Calls ``probe`` until it returns something truthy (returned); TimeoutError after ``timeout``."""
+    """Calls ``probe`` until it returns something truthy, and returns that; raises
+    TimeoutError after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     last: T | None = None
     while True:
@@ -144,7 +144,7 @@ def assert_exact(client: ApiClient, job_id: str, n_docs: int, n_fields: int = 3,
 
 
 def assert_invoice_values(rows: list[dict[str, Any]], skip: frozenset[int] = frozenset()) -> None:
-    """Each completed row holds the values of its own document (``support.payloads``)."""
+    """Each completed row holds the values of its own ``support.payloads.invoice_text``."""
     for r in rows:
         i = r["document"]["index"]
         if i in skip:
@@ -152,8 +152,125 @@ def assert_invoice_values(rows: list[dict[str, Any]], skip: frozenset[int] = fro
         assert r["status"] == "completed", r
         assert r["values"]["invoice_number"] == f"INV-{1000 + i}", r
         assert r["values"]["total"] == 100 + i + 0.5, r
-    assert invoice_text(0)  # the texts these values come from
 
 
 def count_keys(r: redis.Redis, pattern: str) -> int:
     return sum(1 for _ in r.scan_iter(match=pattern, count=1000))
+
+
+@dataclass(frozen=True)
+class Answer:
+    at: float  # monotonic, when the request was sent
+    status: int  # HTTP status; 0 for a client-side exception (timeout, reset)
+    elapsed: float
+    code: str | None  # error.code of an error body
+    retry_after: str | None
+    error: str | None = None  # the exception, when status == 0
+    path: str = ""
+    thread: int = 0
+    version: int | None = None  # of a 200 single-job status body
+
+
+class Poller:
+    """Background threads polling ``paths`` round robin at about ``rate`` requests/s in total.
+
+    Records every answer; ``stop()`` joins the threads. Used to prove the API keeps answering
+    (and how) while faults happen underneath it.
+    """
+
+    def __init__(self, api: ApiServer, paths: list[str], rate: float, threads: int = 2,
+                 timeout: float = 15.0, api_key: str = API_KEY_A) -> None:
+        self.paths = paths
+        self.interval = threads / rate
+        self.timeout = timeout
+        self.answers: list[Answer] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._clients = [ApiClient(api.url, api_key, timeout=timeout) for _ in range(threads)]
+        self._threads = [threading.Thread(target=self._run, args=(c, i), daemon=True)
+                         for i, c in enumerate(self._clients)]
+
+    def __enter__(self) -> Poller:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> list[Answer]:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=self.timeout + 5)
+        for c in self._clients:
+            c.close()
+        return self.answers
+
+    def _run(self, client: ApiClient, offset: int) -> None:
+        n = offset
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            path = self.paths[n % len(self.paths)]
+            n += 1
+            started = time.monotonic()
+            try:
+                resp = client.get(path)
+                elapsed = time.monotonic() - started
+                code, version = None, None
+                try:
+                    body = resp.json()
+                except ValueError:
+                    body = None
+                if resp.status_code >= 400:
+                    try:
+                        code = body["error"]["code"]
+                    except (KeyError, TypeError):
+                        code = "<not a JSON error body>"
+                elif isinstance(body, dict) and isinstance(body.get("version"), int):
+                    version = body["version"]
+                answer = Answer(started, resp.status_code, elapsed, code,
+                                resp.headers.get("Retry-After"), None, path, offset, version)
+            except Exception as e:  # noqa: BLE001 - recorded and asserted on by the test
+                answer = Answer(started, 0, time.monotonic() - started, None, None, repr(e),
+                                path, offset)
+            with self._lock:
+                self.answers.append(answer)
+            next_at = max(next_at + self.interval, time.monotonic() - 1.0)
+            pause = next_at - time.monotonic()
+            if pause > 0:
+                self._stop.wait(pause)
+
+    def rate(self) -> float:
+        if len(self.answers) < 2:
+            return 0.0
+        span = self.answers[-1].at - self.answers[0].at
+        return len(self.answers) / span if span > 0 else 0.0
+
+
+def unacked_count(stack: FaultStack) -> int:
+    return int(stack.redis.hlen(f"{stack.prefix}:q:unacked"))
+
+
+def restore_unacked_now(stack: FaultStack, timeout: float = 20.0) -> int:
+    """Runs kombu's restore sweep now, as if every unacked message had passed its visibility
+    timeout; returns how many there were. Used after a fault that may strand a message (an
+    ack lost in an outage), to prove its late redelivery is harmless without waiting 1 h."""
+    from shared.celery_config import make_celery
+
+    stranded = unacked_count(stack)
+    if not stranded:
+        return 0
+    app = make_celery(stack.env.replace(visibility_timeout=1).settings, name="jobgrid-test-restore")
+    try:
+        with app.connection_for_write() as conn:
+            channel = conn.default_channel
+            time.sleep(1.1)  # older than the 1 s visibility timeout of this connection
+
+            def sweep() -> bool:
+                channel.qos.restore_visible(num=1000, interval=1)
+                return unacked_count(stack) == 0
+
+            wait_until(sweep, timeout, "restoring unacked messages", interval=0.5)
+    finally:
+        app.close()
+    return stranded
