@@ -33,7 +33,7 @@ from jobgrid.cli_common import (
     stdout_console,
 )
 from jobgrid.cli_keys import keys
-from jobgrid.cli_server import api, demo, up, worker
+from jobgrid.cli_server import api, demo, up, worker, worker_health
 from jobgrid.client import JSON, ApiError, Client, ConnectionFailed
 from jobgrid.documents import documents_from_paths
 from jobgrid.watch import WatchInterrupted, watch_job
@@ -236,7 +236,7 @@ def jobs(state: CliState, status_: str | None, limit: int, as_json: bool) -> int
     return EXIT_OK
 
 
-for _command in (up, demo, api, worker, keys):
+for _command in (up, demo, api, worker, worker_health, keys):
     cli.add_command(_command)
 
 

@@ -106,3 +106,22 @@ def worker(queues: str, concurrency: int, hostname: str | None) -> int:
                                  f"known: {', '.join(all_queues())}", param_hint="-Q")
     _exec(celery_worker_argv(names, concurrency=concurrency, hostname=hostname))
     return EXIT_USAGE  # pragma: no cover
+
+
+@click.command("worker-health")
+@click.option("-Q", "--queue", default="control", show_default=True,
+              help="The queue whose consumption to prove.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True)
+def worker_health(queue: str, timeout: float) -> int:
+    """Exit 0 when a worker consuming QUEUE ran a ping task within TIMEOUT seconds.
+
+    This proves consumption, not just a live process (PITFALLS 9): use it as the
+    container health check of workers.
+    """
+    from shared.settings import get_settings
+    from worker.health import check_consuming
+
+    if check_consuming(get_settings(), timeout=timeout, queue=queue):
+        click.echo(f"ok: a worker consumed a ping on {queue!r}")
+        return 0
+    raise CliFailure(f"no worker consumed a ping on {queue!r} within {timeout:g}s")

@@ -151,6 +151,10 @@ class Keys:
         """Jobs' expiry deadlines (ms), member ``org|job_id``, for the job.expired event."""
         return f"{self.prefix}:expiries"
 
+    def health_reply(self, token: str) -> str:
+        """Where a ``jobgrid.ping`` health task answers (60 s TTL)."""
+        return f"{self.prefix}:health:{token}"
+
     @property
     def broker_prefix(self) -> str:
         """kombu ``global_keyprefix``: Celery's queues live under our prefix too."""

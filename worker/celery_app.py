@@ -6,8 +6,21 @@ this module only adds the task modules and the worker-side signal hooks.
 
 from __future__ import annotations
 
+from typing import Any
+
+from celery.signals import worker_init
+
 from shared.celery_config import make_celery
 from shared.settings import get_settings
 
 app = make_celery(get_settings(), name="jobgrid-worker")
 app.conf.include = ["worker.tasks"]
+
+
+@worker_init.connect
+def _check_extractor(**_: Any) -> None:
+    """Load the configured extractor before consuming anything: a broken plug-in must stop
+    the worker at start, not fail (and ack) every task it takes."""
+    from worker.runtime import load_extractor
+
+    load_extractor(get_settings().extractor)

@@ -21,6 +21,7 @@ from kombu.exceptions import OperationalError
 
 from shared import queues as q
 from shared.celery_config import make_celery
+from shared.keys import Keys
 from shared.redis_client import redis_from_settings
 from shared.settings import Settings
 
@@ -31,7 +32,7 @@ _POLL_SECONDS = 0.05
 
 def reply_key(settings: Settings, token: str) -> str:
     """Where ``jobgrid.ping`` answers (a string with a 60 s TTL, under the app prefix)."""
-    return f"{settings.key_prefix}:health:{token}"
+    return Keys(settings.key_prefix).health_reply(token)
 
 
 def check_consuming(settings: Settings, timeout: float = 10.0, queue: str = q.CONTROL) -> bool:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -50,3 +52,17 @@ def test_sigterm_finishes_the_current_document_and_loses_none(
     assert final["attempt_count"] == 1 and final["last_failure_code"] is None
     rows = client.get(f"/v1/jobs/{job['id']}/results").json()["rows"]
     assert [r["status"] for r in rows] == ["completed"] * 24
+
+
+def test_worker_health_proves_consumption(
+    make_settings: Callable[..., SettingsEnv],
+    worker_process: Callable[..., WorkerProcess],
+) -> None:
+    env = make_settings(isolated=True)
+    argv = [sys.executable, "-m", "jobgrid", "worker-health", "--timeout", "3"]
+    nobody = subprocess.run(argv, env=env.child_env(), capture_output=True, text=True,
+                            timeout=60)
+    assert nobody.returncode == 2 and "no worker consumed" in nobody.stderr
+    worker_process(env, queues=["control"], concurrency=1)
+    ok = subprocess.run(argv, env=env.child_env(), capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
