@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -145,6 +147,7 @@ class Launcher:
         self.config = config
         self.say = say or (lambda msg: print(msg, file=sys.stderr, flush=True))
         self.redis: EmbeddedRedis | None = None
+        self.prom_dir: str | None = None
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.env: dict[str, str] = {}
         self.api_key: str | None = None
@@ -183,6 +186,10 @@ class Launcher:
                 env["JOBGRID_API_KEYS"]
             )
         env.setdefault("JOBGRID_BASE_URL", self.url)
+        if not env.get("PROMETHEUS_MULTIPROC_DIR"):
+            # gunicorn's processes share request metrics through files in one fresh directory
+            self.prom_dir = tempfile.mkdtemp(prefix="jobgrid-prom-")
+            env["PROMETHEUS_MULTIPROC_DIR"] = self.prom_dir
         self.env = env
 
     def _dead_child(self) -> str | None:
@@ -259,6 +266,9 @@ class Launcher:
         if self.redis is not None:
             self.redis.close()
             self.redis = None
+        if self.prom_dir:
+            shutil.rmtree(self.prom_dir, ignore_errors=True)
+            self.prom_dir = None
 
     def __enter__(self) -> Launcher:
         try:

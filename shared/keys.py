@@ -26,6 +26,10 @@ deployments or test runs and an operator can see at a glance what belongs to who
 | ``{p}:rl:{key_id}:{window}``       | string | one window          | status_read.lua / rate_limit.lua |
 | ``{p}:idem:{org}:{sha256}``        | string | 24 h                | API at submit                |
 | ``{p}:schema:{org}:{id}``          | string | none                | ``POST /v1/schemas``         |
+| ``{p}:metrics:counters``          | hash   | none                | workers (``worker/metrics.py``), flushed 1/s |
+| ``{p}:metrics:extraction_seconds`` | hash  | none                | workers: histogram buckets   |
+| ``{p}:metrics:jobs_by_status`` etc. | hash  | none                | API census (``api/census.py``) |
+| ``{p}:health:{token}``             | string | 60 s                | ``jobgrid.ping`` health task |
 | ``{p}:events`` (pub/sub channel)   | -      | -                   | every job write publishes ``{id} {version}`` |
 | ``{p}:org:{org}:webhooks``         | zset   | none                | API: created -> id  |
 | ``{p}:org:{org}:webhook:{id}``     | hash   | none                | API: sealed secret |

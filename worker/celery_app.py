@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery.signals import worker_init
+from celery.signals import worker_init, worker_process_shutdown
 
 from shared.celery_config import make_celery
 from shared.settings import get_settings
@@ -24,3 +24,13 @@ def _check_extractor(**_: Any) -> None:
     from worker.runtime import load_extractor
 
     load_extractor(get_settings().extractor)
+
+
+def _flush_metrics(**_: object) -> None:
+    """A pool process's last second of buffered counts, written before it exits."""
+    from worker import metrics
+
+    metrics.flush()
+
+
+worker_process_shutdown.connect(_flush_metrics, weak=False)

@@ -20,6 +20,7 @@ from shared.clock import now_ms
 from shared.models import SchemaIn
 from shared.status import JobStatus, Phase
 from shared.store import Begin, JobStore, Recorded
+from worker import metrics
 from worker.dispatch import Dispatcher
 from worker.extraction import Extractor
 from worker.extraction.document import ParsedDocument
@@ -143,10 +144,19 @@ def _record_parse_failure(
 ) -> None:
     message = f"Document {index} ({filename}) could not be parsed: {e.message}"
     row = failed_row(index, filename, schema.fields, e.code, e.message)
-    ctx.store.record_document(
-        ctx.job_id, ctx.org, index, row, failed=True, filled=0, empty=len(schema.fields),
-        warning={"code": e.code, "message": message, "document": index},
-    )
+    _record(ctx, index, row, failed=True, filled=0, empty=len(schema.fields),
+            warning={"code": e.code, "message": message, "document": index})
+
+
+def _record(
+    ctx: Ctx, index: int, row: dict[str, Any], *, failed: bool, filled: int, empty: int,
+    warning: dict[str, Any] | None = None,
+) -> Recorded:
+    """Every document outcome goes through here: the idempotent record, then its metrics."""
+    rec = ctx.store.record_document(ctx.job_id, ctx.org, index, row, failed=failed,
+                                    filled=filled, empty=empty, warning=warning)
+    metrics.document_recorded(added=rec.added, failed=failed, filled=filled, empty=empty)
+    return rec
 
 
 # ---------------------------------------------------------------------------- extract
@@ -174,7 +184,8 @@ def run_extract(ctx: Ctx, extractor: Extractor, index: int, may_retry: bool) -> 
     if "error" in parsed:
         return _record_failure(ctx, schema, index, filename, *parsed["error"])
     try:
-        cells = extractor.extract(ParsedDocument.from_dict(parsed), schema.fields)
+        with metrics.extraction_timer():
+            cells = extractor.extract(ParsedDocument.from_dict(parsed), schema.fields)
     except ParseError as e:
         return _record_failure(ctx, schema, index, filename, e.code, e.message)
     except ExtractorError as e:
@@ -187,8 +198,8 @@ def run_extract(ctx: Ctx, extractor: Extractor, index: int, may_retry: bool) -> 
     except Exception as e:  # the document's boundary: a bug or a hang still ends in a row
         return _record_failure(ctx, schema, index, filename, *_unexpected(ctx, index, e))
     row, filled = completed_row(index, filename, schema.fields, cells)
-    rec = ctx.store.record_document(ctx.job_id, ctx.org, index, row, failed=False,
-                                    filled=filled, empty=len(schema.fields) - filled)
+    rec = _record(ctx, index, row, failed=False, filled=filled,
+                  empty=len(schema.fields) - filled)
     _after_record(ctx, rec)
     return "completed" if rec.added else "duplicate"
 
@@ -239,11 +250,9 @@ def _record_failure(
     ctx: Ctx, schema: SchemaIn, index: int, filename: str, code: str, message: str
 ) -> str:
     row = failed_row(index, filename, schema.fields, code, message)
-    rec = ctx.store.record_document(
-        ctx.job_id, ctx.org, index, row, failed=True, filled=0, empty=len(schema.fields),
-        warning={"code": code, "message": f"Document {index} ({filename}) failed: {message}",
-                 "document": index},
-    )
+    rec = _record(ctx, index, row, failed=True, filled=0, empty=len(schema.fields),
+                  warning={"code": code, "document": index,
+                           "message": f"Document {index} ({filename}) failed: {message}"})
     _after_record(ctx, rec)
     return "failed"
 

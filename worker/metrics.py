@@ -1,0 +1,237 @@
+"""Worker-side metrics, kept in Redis so the API's ``/metrics`` shows the whole worker fleet.
+
+Why Redis and not a Prometheus endpoint per worker: Celery workers have no HTTP server, run
+as several prefork processes per host and on many hosts, and come and go with autoscaling.
+Counters and histogram buckets incremented in Redis (``HINCRBY`` under ``{prefix}:metrics:``)
+are fleet-wide totals the moment they are written, survive worker restarts, and need no
+service discovery: the API reads them at scrape time (``api.metrics``).
+
+Why buffered: the pipeline costs two Redis round trips per document, and a third one per
+document for metrics would cost throughput. Observations are summed in-process and a
+daemon thread writes them every ``FLUSH_INTERVAL_SECONDS`` in one pipelined round trip (only
+when something changed). A failed flush (Redis down) puts its deltas back, so an outage
+delays counts but never loses or doubles them; a process killed with SIGKILL loses at most
+the last interval's observations, which is acceptable for rate metrics.
+
+Keys (to be listed in ``shared/keys.py``'s table):
+
+| key                                   | type | TTL  | written by        |
+| ------------------------------------- | ---- | ---- | ----------------- |
+| ``{p}:metrics:counters``              | hash | none | workers (flush)   |
+| ``{p}:metrics:extraction_seconds``    | hash | none | workers (flush)   |
+
+Wiring (the lead's): ``document_recorded`` after each first-time ``record_document`` and
+``extraction_timer`` around ``extractor.extract`` in ``worker/pipeline.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import redis
+
+log = logging.getLogger("jobgrid.worker.metrics")
+
+FLUSH_INTERVAL_SECONDS = 1.0
+
+#: Upper bounds (seconds) of the extraction histogram: a regex pass takes milliseconds, an
+#: LLM call seconds to minutes (the soft time limit defaults to 300 s).
+EXTRACTION_BUCKETS: tuple[float, ...] = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+)
+INF_BUCKET = "le:+Inf"
+
+DOCUMENTS_COMPLETED = "documents_completed"
+DOCUMENTS_FAILED = "documents_failed"
+CELLS_FILLED = "cells_filled"
+CELLS_EMPTY = "cells_empty"
+COUNTER_FIELDS = (DOCUMENTS_COMPLETED, DOCUMENTS_FAILED, CELLS_FILLED, CELLS_EMPTY)
+SUM_FIELD = "sum"
+COUNT_FIELD = "count"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricKeys:
+    """The Redis keys of the metrics, shared by the workers (writers) and the API (reader)."""
+
+    counters: str
+    extraction: str
+    census: str
+    census_work: str
+    census_lock: str
+
+
+def metric_keys(prefix: str) -> MetricKeys:
+    base = f"{prefix}:metrics"
+    return MetricKeys(
+        counters=f"{base}:counters",
+        extraction=f"{base}:extraction_seconds",
+        census=f"{base}:jobs_by_status",
+        census_work=f"{base}:census_work",
+        census_lock=f"{base}:census_lock",
+    )
+
+
+def bucket_field(bound: float) -> str:
+    """The hash field of one histogram bucket, e.g. ``le:0.25``."""
+    return f"le:{bound:g}"
+
+
+def bucket_for(seconds: float) -> str:
+    """The field of the smallest bucket holding ``seconds`` (buckets are stored uncumulated)."""
+    for bound in EXTRACTION_BUCKETS:
+        if seconds <= bound:
+            return bucket_field(bound)
+    return INF_BUCKET
+
+
+class MetricsBuffer:
+    """In-process sums of observations, flushed to Redis by a daemon thread.
+
+    Fork-safe: a Celery prefork child inherits the parent's object, so state is reset (and the
+    flush thread started anew) the first time a new pid observes something.
+    """
+
+    def __init__(
+        self,
+        client: Callable[[], redis.Redis],
+        prefix: Callable[[], str],
+        flush_interval: float = FLUSH_INTERVAL_SECONDS,
+        autostart: bool = True,
+    ) -> None:
+        self._client = client
+        self._prefix = prefix
+        self.flush_interval = flush_interval
+        self.autostart = autostart
+        self._pid = -1
+        self._lock = threading.Lock()
+        self._ints: Counter[str] = Counter()
+        self._seconds = 0.0
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ observe
+    def add_document(self, *, failed: bool, filled: int, empty: int) -> None:
+        """One document recorded for the first time (a duplicate delivery is not counted)."""
+        with self._own_lock():
+            self._ints[DOCUMENTS_FAILED if failed else DOCUMENTS_COMPLETED] += 1
+            self._ints[CELLS_FILLED] += max(0, filled)
+            self._ints[CELLS_EMPTY] += max(0, empty)
+
+    def add_extraction(self, seconds: float) -> None:
+        """One call of the extractor, successful or not, and how long it took."""
+        with self._own_lock():
+            self._ints["x:" + bucket_for(seconds)] += 1
+            self._ints["x:" + COUNT_FIELD] += 1
+            self._seconds += max(0.0, seconds)
+
+    @contextmanager
+    def _own_lock(self) -> Iterator[None]:
+        if self._pid != os.getpid():
+            self._reset_after_fork()
+        with self._lock:
+            yield
+        if self.autostart and self._thread is None:
+            self._start_thread()
+
+    def _reset_after_fork(self) -> None:
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._ints = Counter()
+        self._seconds = 0.0
+        self._thread = None
+
+    def _start_thread(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._run, name="jobgrid-metrics",
+                                            daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.flush_interval)
+            self.flush()
+
+    # -------------------------------------------------------------------- flush
+    def _take(self) -> tuple[Counter[str], float]:
+        with self._lock:
+            ints, seconds = self._ints, self._seconds
+            self._ints, self._seconds = Counter(), 0.0
+        return ints, seconds
+
+    def _give_back(self, ints: Counter[str], seconds: float) -> None:
+        with self._lock:
+            self._ints.update(ints)
+            self._seconds += seconds
+
+    def flush(self) -> bool:
+        """Writes the pending sums in one round trip; False (sums kept) if Redis failed."""
+        if self._pid != os.getpid():
+            return True  # nothing was observed in this process
+        ints, seconds = self._take()
+        if not ints:
+            return True
+        keys = metric_keys(self._prefix())
+        try:
+            pipe = self._client().pipeline(transaction=False)
+            for name, n in ints.items():
+                if name.startswith("x:"):
+                    pipe.hincrby(keys.extraction, name[2:], n)
+                else:
+                    pipe.hincrby(keys.counters, name, n)
+            if ints.get("x:" + COUNT_FIELD):
+                pipe.hincrbyfloat(keys.extraction, SUM_FIELD, seconds)
+            pipe.execute()
+        except redis.RedisError as e:
+            log.warning("metrics flush failed (kept for the next one): %s", e)
+            self._give_back(ints, seconds)
+            return False
+        return True
+
+
+def _default_client() -> redis.Redis:
+    from worker import runtime  # lazily: the worker's per-process client, built after fork
+
+    return runtime.store().r
+
+
+def _default_prefix() -> str:
+    from worker import runtime
+
+    return runtime.settings().key_prefix
+
+
+BUFFER = MetricsBuffer(_default_client, _default_prefix)
+
+
+def document_recorded(*, added: bool, failed: bool, filled: int, empty: int) -> None:
+    """Counts a document and its cells once ``record_document`` reports it new (``added``).
+
+    Call it after every ``ctx.store.record_document(...)`` in ``worker/pipeline.py`` with the
+    same ``failed``/``filled``/``empty`` and ``rec.added``; redeliveries are then not counted.
+    """
+    if added:
+        BUFFER.add_document(failed=failed, filled=filled, empty=empty)
+
+
+@contextmanager
+def extraction_timer() -> Iterator[None]:
+    """Times one ``extractor.extract`` call into the histogram, whether it returns or raises."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        BUFFER.add_extraction(time.perf_counter() - started)
+
+
+def flush() -> bool:
+    """Writes what this process observed so far (e.g. from Celery's worker_process_shutdown)."""
+    return BUFFER.flush()
