@@ -340,10 +340,121 @@ HOLDOUT: dict[str, list[Line]] = {
 }
 
 
+UNSEEN: dict[str, list[Line]] = {
+    "u-04-lumen-signup-form.pdf": [
+        "**LUMEN FIBER BROADBAND**",
+        "Business Service Application Form",
+        "",
+        "**Section A - Customer details**",
+        [(LEFT, "Customer name"), (V, "Oakridge Dental Group PLLC")],
+        [(LEFT, "Contact email"), (V, "frontdesk@oakridgedental.example")],
+        [(LEFT, "Customer number"), (V, "LF-CU-20931")],
+        "",
+        "**Section B - Service**",
+        [(LEFT, "Contract number"), (V, "LFB-73310")],
+        [(LEFT, "Plan"), (V, "Business Fiber 500")],
+        [(LEFT, "Monthly charge"), (V, "$189.99")],
+        [(LEFT, "Installation fee"), (V, "$0.00 (waived)")],
+        [(LEFT, "Contract term"), (V, "[ ] 12 months"), (320, "[x] 24 months"),
+         (410, "[ ] 36 months")],
+        [(LEFT, "Service start date"), (V, "09/16/2024")],
+        [(LEFT, "Auto-renew"), (V, "[x] Yes"), (320, "[ ] No")],
+        "",
+        "**Section C - Authorization**",
+        [(LEFT, "Customer signature: ____________________"), (R, "Date: Sept. 14, 2024")],
+        "All services are provided under the laws of the State of California.",
+    ],
+    "u-09-greenfield-lease.pdf": [
+        "**GREENFIELD EQUIPMENT LEASING LLC**",
+        "Equipment Lease Agreement - Summary of Terms",
+        "",
+        [(LEFT, "Contract Number"), (V, "GEL-2290")],
+        [(LEFT, "Client Name"), (V, "Hilltop Farms Cooperative")],
+        [(LEFT, "Supplier"), (V, "Greenfield Equipment Leasing LLC")],
+        [(LEFT, "Commencement Date"), (V, "2024-05-01")],
+        [(LEFT, "Lease Term"), (V, "48 months")],
+        [(LEFT, "Monthly Payment"), (V, "$2,315.40")],
+        [(LEFT, "Documentation Fee"), (V, "$350.00")],
+        [(LEFT, "Automatic Renewal"), (V, "No")],
+        "",
+        "Notices:",
+        "leasing@hilltopfarms.example",
+        "",
+        [(LEFT, "Governing Law:"), (V, "Delaware")],
+        "",
+        [(LEFT, "Lessor signature: ______________"), (R, "Date Signed: April 22, 2024")],
+    ],
+    "u-13-pinnacle-cleaning.pdf": [
+        "**PINNACLE COMMERCIAL CLEANING**",
+        "Service Agreement",
+        "",
+        [(LEFT, "AGREEMENT NO.", True), (R, "DATE OF SIGNATURE", True)],
+        [(LEFT, "PCC-6620"), (R, "March 3, 2024")],
+        "",
+        [(LEFT, "SERVICE PROVIDER", True), (R, "CUSTOMER", True)],
+        [(LEFT, "Pinnacle Commercial Cleaning Inc."), (R, "Lakeshore Office Park LLC")],
+        "",
+        [(LEFT, "SERVICES BEGIN", True), (R, "TERM", True)],
+        [(LEFT, "March 15, 2024"), (R, "12 months")],
+        "",
+        [(LEFT, "Monthly service fee"), (V, "$3,980.00")],
+        [(LEFT, "Startup fee (one-time)"), (V, "$500.00")],
+        [(LEFT, "Early payment discount"), (V, "2%")],
+        "",
+        "Renewal: This agreement renews automatically for successive one-year terms unless",
+        "either party gives written notice at least 30 days before expiration.",
+        "",
+        "Governing law: California",
+        "Notices: ops@lakeshoreoffice.example",
+    ],
+}
+
+
+CLAIMS: dict[str, list[Line]] = {
+    "c-04-pacific-water.pdf": [
+        "**PACIFIC SHORE INSURANCE CO.**",
+        "Adjuster's Claim Summary",
+        "",
+        [(LEFT, "CLAIM NO.", True), (R, "POLICY NO.", True)],
+        [(LEFT, "PS-2024-118830"), (R, "HO3-7730192")],
+        "",
+        [(LEFT, "INSURED", True), (R, "DATE OF LOSS", True)],
+        [(LEFT, "Grace & Henry Whitmore"), (R, "July 22, 2024")],
+        "",
+        [(LEFT, "Loss type"), (V, "Water damage - burst pipe, upstairs bathroom")],
+        [(LEFT, "Reported"), (V, "07/23/2024")],
+        [(LEFT, "Claimed amount"), (V, "$8,960.00")],
+        [(LEFT, "Deductible"), (V, "$1,000.00")],
+        [(LEFT, "Injuries"), (V, "None")],
+        [(LEFT, "Police report"), (V, "N/A")],
+        "",
+        "Contact the insured at gwhitmore@homemail.example for access to the property.",
+    ],
+    "c-08-metro-auto-form.pdf": [
+        "**METRO AUTO INSURANCE**",
+        "Accident Report Form",
+        "",
+        [(LEFT, "Claim number"), (V, "MA-2024-55019")],
+        [(LEFT, "Policy number"), (V, "AUT-3381-0042")],
+        [(LEFT, "Name of insured"), (V, "Carlos Mendes")],
+        [(LEFT, "E-mail"), (V, "c.mendes@correo.example")],
+        [(LEFT, "Date of incident"), (V, "Oct. 3, 2024")],
+        [(LEFT, "Date reported"), (V, "Oct. 4, 2024")],
+        [(LEFT, "Type of claim"), (V, "[x] Auto"), (320, "[ ] Theft"), (410, "[ ] Other")],
+        [(LEFT, "Police report filed"), (V, "[x] Yes"), (320, "[ ] No")],
+        [(LEFT, "Persons injured"), (V, "2")],
+        [(LEFT, "Estimated damage"), (V, "USD 6,215.75")],
+        [(LEFT, "Deductible"), (V, "500")],
+    ],
+}
+
+
 def write_all() -> list[Path]:
     """Write every sample PDF; return the paths written."""
     written: list[Path] = []
-    for folder, docs in (("invoices", INVOICES), ("holdout", HOLDOUT)):
+    sets = (("invoices", INVOICES), ("holdout", HOLDOUT), ("unseen", UNSEEN),
+            ("claims", CLAIMS))
+    for folder, docs in sets:
         for name, lines in docs.items():
             path = HERE / folder / name
             path.parent.mkdir(parents=True, exist_ok=True)

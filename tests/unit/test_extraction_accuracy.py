@@ -62,34 +62,42 @@ def test_values_equal(bench: ModuleType) -> None:
 
 def test_samples_meet_the_targets_in_direct_mode(bench: ModuleType, tmp_path: Path) -> None:
     out = tmp_path / "report.json"
-    code = bench.main(["--direct", "--sets", "samples/invoices", "samples/holdout",
-                       "--json", str(out)])
+    code = bench.main(["--direct", "--json", str(out)])  # the default sets
     report = json.loads(out.read_text())
+    assert set(report["sets"]) == {"invoices", "holdout", "unseen", "claims"}
     invoices = report["sets"]["invoices"]
     assert invoices["documents"] >= 32 and invoices["errors"] == []
     assert invoices["overall"]["precision"] >= bench.TARGET_PRECISION
     assert invoices["overall"]["recall"] >= bench.TARGET_RECALL
     assert code == 0
-    holdout = report["sets"].get("holdout")
-    if holdout is not None:  # reported, not gated; but a wrong fill there is a real bug
-        assert holdout["overall"]["precision"] >= 0.95
+    # reported, not gated on recall; but a wrong fill there is a real bug
+    for name in ("holdout", "unseen", "claims"):
+        assert report["sets"][name]["errors"] == []
+        assert report["sets"][name]["overall"]["precision"] >= bench.TARGET_PRECISION
+    # a floor under the recall work on the other schema (baseline 41%), not a target
+    assert report["sets"]["unseen"]["overall"]["recall"] >= 0.6
 
 
-def test_sample_set_is_well_formed() -> None:
-    folder = ROOT / "samples" / "invoices"
-    truth = json.loads((folder / "ground_truth.json").read_text())
-    schema = json.loads((folder / "schema.json").read_text())
+@pytest.mark.parametrize(
+    ("folder", "documents", "per_text_kind", "pdfs"),
+    [("invoices", 32, 4, 8), ("unseen", 12, 3, 2), ("claims", 8, 2, 2)],
+)
+def test_sample_set_is_well_formed(folder: str, documents: int, per_text_kind: int,
+                                   pdfs: int) -> None:
+    path = ROOT / "samples" / folder
+    truth = json.loads((path / "ground_truth.json").read_text())
+    schema = json.loads((path / "schema.json").read_text())
     names = {f["name"] for f in schema["fields"]}
     kinds = {f["type"] for f in schema["fields"]}
     assert kinds >= {"string", "number", "integer", "boolean", "date", "email", "currency",
                      "enum"}
     assert any(f.get("aliases") for f in schema["fields"])
     assert any(f.get("pattern") for f in schema["fields"])
-    assert len(truth) >= 32 and all(set(row) == names for row in truth.values())
+    assert len(truth) >= documents and all(set(row) == names for row in truth.values())
     suffixes = [Path(name).suffix for name in truth]
-    assert all(suffixes.count(s) >= 4 for s in (".txt", ".md", ".html"))
-    assert suffixes.count(".pdf") >= 8
-    assert all((folder / name).is_file() for name in truth)
+    assert all(suffixes.count(s) >= per_text_kind for s in (".txt", ".md", ".html"))
+    assert suffixes.count(".pdf") >= pdfs
+    assert all((path / name).is_file() for name in truth)
     assert any(v is None for row in truth.values() for v in row.values())
 
 

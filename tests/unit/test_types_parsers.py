@@ -16,6 +16,7 @@ from worker.extraction.dateparse import infer_day_first, parse_date_text
 from worker.extraction.numparse import parse_decimal
 from worker.extraction.types import (
     Hints,
+    field_unit,
     parse_boolean,
     parse_currency,
     parse_date,
@@ -27,6 +28,7 @@ from worker.extraction.types import (
     parse_string,
     parse_value,
     typed_text,
+    unit_in_label,
 )
 
 PLAIN = FieldSpec(name="f")
@@ -72,8 +74,13 @@ def test_string_refuses_overlong_values() -> None:
         ("12-", -12.0),
         ("+3", 3.0),
         ("8.5%", 8.5),
+        ("8 %", 8.0),
         ("$1,234.50", 1234.5),
+        ("USD 1,234.50", 1234.5),
         ("1.234,50 €", 1234.5),
+        ("1 234,56 EUR", 1234.56),
+        ("12.5 kg", 12.5),
+        ("8 percent", 8.0),
     ],
 )
 def test_number_accepts_both_grouping_conventions(raw: str, expected: float) -> None:
@@ -83,7 +90,8 @@ def test_number_accepts_both_grouping_conventions(raw: str, expected: float) -> 
 
 
 @pytest.mark.parametrize(
-    "raw", ["12abc", "abc", "1e5", "1,23,4", "1.2.3", "1,234.567,8", "12 34", "--5", "", "one"]
+    "raw", ["12abc", "abc", "1e5", "1,23,4", "1.2.3", "1,234.567,8", "12 34", "--5", "", "one",
+            "5 million", "3 to 5", "USD 5 EUR"]
 )
 def test_number_refuses_garbage(raw: str) -> None:
     assert parse_number(raw, PLAIN) is None
@@ -104,9 +112,60 @@ def test_integer_accepts_integral_values(raw: str, expected: int) -> None:
     assert value == expected and isinstance(value, int)
 
 
-@pytest.mark.parametrize("raw", ["1.5", "2,5", "3 items", "x", "12abc", "$5"])
+@pytest.mark.parametrize(
+    "raw", ["1.5", "2,5", "3.5 pcs", "x", "12abc", "$5", "3 USD", "3 of 5", "3 to 5", "5 x 3",
+            "5 million", "3pcs", "8%"]
+)
 def test_integer_refuses_non_integral_and_decorated(raw: str) -> None:
     assert parse_integer(raw, PLAIN) is None
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("3 pcs", 3), ("3 items", 3), ("24 months", 24),
+                                               ("1,000 units", 1000), ("12 Stk.", 12)])
+def test_integer_takes_a_unit_word(raw: str, expected: int) -> None:
+    assert parse_integer(raw, PLAIN) == expected
+
+
+TERM = FieldSpec(name="term_months", type=FieldType.INTEGER)
+NOTICE = FieldSpec(name="notice_period_days", type=FieldType.INTEGER)
+
+
+@pytest.mark.parametrize(
+    ("field", "raw", "expected"),
+    [(TERM, "24 months", 24), (TERM, "24", 24), (TERM, "2 years", 24), (TERM, "1 yr", 12),
+     (TERM, "36 mos.", 36), (NOTICE, "30 days", 30), (NOTICE, "2 weeks", 14)],
+)
+def test_time_units_agree_with_the_field_or_convert_exactly(
+    field: FieldSpec, raw: str, expected: int
+) -> None:
+    assert parse_integer(raw, field) == expected
+
+
+@pytest.mark.parametrize(
+    ("field", "raw"),
+    [(NOTICE, "3 months"), (TERM, "90 days"), (TERM, "18 Monate"), (TERM, "3 weeks"),
+     (NOTICE, "1 year")],
+)
+def test_time_units_that_do_not_convert_exactly_are_refused(field: FieldSpec, raw: str) -> None:
+    """A month is not a fixed number of days: guessing would give a wrong cell."""
+    assert parse_integer(raw, field) is None
+
+
+def test_label_unit_applies_to_a_bare_count() -> None:
+    assert unit_in_label("Term (months)") == "month"
+    assert unit_in_label("Term") is None and unit_in_label("Days or months") is None
+    assert parse_scored(NOTICE, "3", Hints(unit="month")) is None
+    assert parse_scored(TERM, "2", Hints(unit="year")) == (24, pytest.approx(0.9))
+    assert parse_scored(NOTICE, "30", Hints(unit="day")) == (30, 1.0)
+
+
+def test_field_unit_comes_from_the_name_or_agreeing_aliases() -> None:
+    assert field_unit(TERM) == "month"
+    aliased = FieldSpec(name="lead_time", type=FieldType.INTEGER,
+                        aliases=["Lead time (days)", "Days to ship"])
+    assert field_unit(aliased) == "day"
+    torn = FieldSpec(name="duration", aliases=["Days", "Hours"])
+    assert field_unit(torn) is None and field_unit(PLAIN) is None
 
 
 def test_integer_keeps_precision_beyond_float() -> None:
@@ -254,6 +313,31 @@ def test_enum_returns_the_canonical_value(raw: str, expected: str) -> None:
 @pytest.mark.parametrize("raw", ["crypto", "wire", "card or cash", "", "bank"])
 def test_enum_refuses_values_outside_the_list(raw: str) -> None:
     assert parse_enum(raw, ENUM) is None
+
+
+LAW = FieldSpec(name="law", type=FieldType.ENUM,
+                values=["new_york", "delaware", "england_and_wales", "card", "credit_card"])
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("State of Delaware", "delaware"), ("New York law", "new_york"),
+     ("the laws of England and Wales", "england_and_wales"), ("Credit card", "credit_card"),
+     ("Debit card", "card")],
+)
+def test_enum_entry_named_in_a_short_phrase(raw: str, expected: str) -> None:
+    assert parse_enum(raw, LAW) == expected
+    assert parse_scored(LAW, raw) == (expected, pytest.approx(0.9))  # a lenient reading
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["Swiss law", "not Delaware", "Delaware or New York", "Direct debit (card)",
+     "governed by the laws of the State of Delaware", "England"],
+)
+def test_enum_phrase_refusals(raw: str) -> None:
+    """Negations, two entries, parenthesized qualifiers and long prose name no entry."""
+    assert parse_enum(raw, LAW) is None
 
 
 # ------------------------------------------------------------------------------ pattern

@@ -21,18 +21,35 @@ from worker.extraction.cell import Cell
 from worker.extraction.currencies import code_in_label
 from worker.extraction.dateparse import infer_day_first
 from worker.extraction.document import ParsedDocument
-from worker.extraction.labels import LabelIndex
+from worker.extraction.labels import LabelIndex, LabelMatch, tokens
 from worker.extraction.layout import Analysis, Pair, analyze, separator_colons
-from worker.extraction.types import LENIENT, Hints, parse_scored
+from worker.extraction.prose import name_run
+from worker.extraction.types import LENIENT, Hints, parse_scored, unit_in_label
+from worker.extraction.values import (
+    CHECKED,
+    checked_option,
+    leading_values,
+    legal_name,
+    looks_like,
+    sentence,
+)
 
 LAYOUT_QUALITY: dict[str, float] = {
     "separator": 0.98,
     "table": 0.97,
     "next_line": 0.93,
+    "checkbox": 0.93,
+    "checkbox_lead": 0.85,
     "column": 0.88,
+    "stacked": 0.88,
     "space": 0.88,
+    "inline": 0.85,
     "heading": 0.8,
+    "defined": 0.8,
 }
+WEAK_LAYOUTS = frozenset({"separator", "table", "next_line", "column", "stacked"})
+"""Layouts that mark where a label ends; only these may use a weak (generic-word-dropped)
+label: ``Customer: Bob`` is the customer's name, a heading ``INVOICE`` is not a number."""
 DISAGREEMENT = 0.85
 """Factor applied when a candidate of nearly the same rank parses to another value."""
 
@@ -41,12 +58,19 @@ _LABEL_WORDS = 8
 _CUTS = re.compile(r"\s{2,}|\s+\(|\s*;\s*|\s+[-\u2013\u2014]\s+|,\s+(?=[A-Za-z])")
 _WORD_START = re.compile(r"(?<=\s)\S")
 _VALUE_JUNK = " *_`|\u00b7\u2022,;\u2013\u2014"
+_PREFIX_TYPES = frozenset({FieldType.NUMBER, FieldType.INTEGER, FieldType.CURRENCY,
+                           FieldType.DATE})
+_NUMERIC_TYPES = frozenset({FieldType.NUMBER, FieldType.INTEGER})
+_NEGATIONS = frozenset({"not", "no", "non", "never", "without", "disabled", "declined",
+                        "excluded", "waived", "off", "none", "cancelled", "canceled", "except"})
+_DEFINED_TYPED_WORDS = 6
 
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
     pair: Pair
     score: float
+    match: LabelMatch | None = None
 
     @property
     def key(self) -> tuple[float, int]:
@@ -121,32 +145,91 @@ def _space_pairs(analysis: Analysis, index: LabelIndex) -> Iterator[Pair]:
             yield Pair(opening.text[:end], value, opening.line, opening.source, "space")
 
 
+def _checkbox_leads(
+    analysis: Analysis, index: LabelIndex, kinds: Mapping[str, FieldType]
+) -> Iterator[Pair]:
+    """``☑ Automatic renewal at end of term``: a checked item that starts with a boolean
+    field's label answers yes, unless the rest negates it (``[x] Auto-renew disabled``).
+    An unchecked item says nothing: ``[ ] Paid by card`` may sit above ``[x] Paid by cash``."""
+    for pair in analysis.pairs:
+        if pair.layout != "checkbox" or pair.value not in CHECKED:
+            continue
+        if index.match(pair.label) is not None:
+            continue
+        hit = index.prefix(pair.label)
+        if hit is None or kinds[hit[0].field] is not FieldType.BOOLEAN:
+            continue
+        rest = pair.label[hit[1] :]
+        if not _NEGATIONS.intersection(tokens(rest)):
+            yield Pair(pair.label[: hit[1]], pair.value, pair.line, pair.text, "checkbox_lead")
+
+
 def collect(doc: ParsedDocument, fields: Sequence[FieldSpec]) -> dict[str, list[Candidate]]:
     """Every candidate of every field, best first."""
     index = LabelIndex(fields)
+    kinds = {f.name: f.type for f in fields}
     analysis = analyze(doc.lines)
     found: dict[str, list[Candidate]] = {f.name: [] for f in fields}
-    pairs = [p for pair in analysis.pairs for p in _expand(pair, index)]
-    for pair in [*pairs, *_space_pairs(analysis, index)]:
+    pairs = [p for pair in analysis.pairs
+             for p in ([pair] if pair.layout == "defined" else _expand(pair, index))]
+    extra = [*_space_pairs(analysis, index), *_checkbox_leads(analysis, index, kinds)]
+    for pair in [*pairs, *extra]:
         match = index.match(pair.label)
         if match is None or not pair.value or index.is_label(pair.value):
             continue
+        if not _usable(match, pair, kinds[match.field]):
+            continue
         score = match.quality * LAYOUT_QUALITY[pair.layout]
-        found[match.field].append(Candidate(pair, score))
+        found[match.field].append(Candidate(pair, score, match))
     for candidates in found.values():
         candidates.sort(key=lambda c: c.key)
     return found
+
+
+def _usable(match: LabelMatch, pair: Pair, kind: FieldType) -> bool:
+    """Layout limits of a label reading: a weak label needs a layout that marks the label's
+    end, and a check box (``[x] Paid``) only answers a yes/no question."""
+    if match.weak and pair.layout not in WEAK_LAYOUTS:
+        return False
+    return not pair.layout.startswith("checkbox") or kind is FieldType.BOOLEAN
 
 
 # ------------------------------------------------------------------------ parsing
 def _raw_values(field: FieldSpec, pair: Pair) -> Iterator[tuple[str, float]]:
     """The raw strings to try for a candidate, with their quality factor."""
     value = pair.value.strip(_VALUE_JUNK)
-    if field.type is FieldType.STRING:
-        if not pair.messy and _plausible_string(pair, value):
-            yield value, 1.0
+    if pair.layout == "inline":
+        value = sentence(value)
+    option = checked_option(value)
+    if option is not None:
+        value = option
+    if not value:
         return
-    if not pair.messy:
+    if pair.layout == "defined":
+        yield from _defined_values(field.type, value)
+    elif field.type is FieldType.STRING:
+        if not pair.messy and _plausible_string(pair, value):
+            name = legal_name(value)
+            yield (value, 1.0) if name is None else (name, LENIENT)
+    else:
+        yield from _typed_values(field.type, value, pair.messy)
+
+
+def _defined_values(kind: FieldType, before: str) -> Iterator[tuple[str, float]]:
+    """What a defined term names: the party name, or the value that ends the words before
+    it (``effective as of 1 February 2024 ("Effective Date")``), longest first."""
+    if kind is FieldType.STRING:
+        name = name_run(before)
+        if name:
+            yield name, 1.0
+        return
+    words = before.split()[-_DEFINED_TYPED_WORDS:]
+    for k in range(len(words)):
+        yield " ".join(words[k:]), 1.0
+
+
+def _typed_values(kind: FieldType, value: str, messy: bool) -> Iterator[tuple[str, float]]:
+    if not messy:
         yield value, 1.0
     for m in _CUTS.finditer(value):
         yield value[: m.start()], LENIENT
@@ -155,6 +238,9 @@ def _raw_values(field: FieldSpec, pair: Pair) -> Iterator[tuple[str, float]]:
         if start is not None:
             yield value[:start], LENIENT
         break
+    if kind in _PREFIX_TYPES:
+        for prefix in leading_values(value, kind in _NUMERIC_TYPES):
+            yield prefix, LENIENT
 
 
 def _plausible_string(pair: Pair, value: str) -> bool:
@@ -173,8 +259,12 @@ def _plausible_string(pair: Pair, value: str) -> bool:
 def _parse(
     field: FieldSpec, candidate: Candidate, day_first: Mapping[str, bool]
 ) -> tuple[object, float, str] | None:
-    hints = Hints(currency=code_in_label(candidate.pair.label), day_first=day_first)
+    label = candidate.pair.label
+    hints = Hints(currency=code_in_label(label), day_first=day_first, unit=unit_in_label(label))
+    dropped = candidate.match.dropped if candidate.match else None
     for raw, quality in _raw_values(field, candidate.pair):
+        if not looks_like(dropped, raw):
+            continue
         scored = parse_scored(field, raw, hints)
         if scored is not None:
             return scored[0], quality * scored[1], raw.strip()

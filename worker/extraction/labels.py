@@ -8,6 +8,26 @@ label ``Subtotal`` (token ``subtotal``) and never matches ``Total Tax`` (two tok
 ``(USD)`` or ``(optional)`` is ignored. The *compact* form (tokens joined) tolerates split or
 joined words: ``E-mail`` matches ``email``, ``P.O. Number`` matches ``po_number``.
 
+Documents word the same label in other ways, so a label that is not found as written is
+looked up again in a *canonical* form (see :func:`canonical`), at a lower quality:
+
+* ``A of B`` is ``B A``: ``Date of issue`` = ``issue_date``, ``Date of signature`` =
+  ``signature_date``;
+* the identifier words ``number``, ``no``, ``nr``, ``num``, ``id`` and ``#`` stand for each
+  other as a label's last word: ``Agreement #`` = ``agreement_number``;
+* ``pct``, ``percent`` and ``percentage`` are ``%``: ``discountPct`` = ``Discount %``;
+* a document label may add words that only restate the field's type (:data:`FILLERS`):
+  ``Total amount`` and ``Grand Total`` for a number ``total``, ``Service start date`` for a date
+  ``service_start``; never a content word, so ``Total tax`` and ``Subtotal`` stay refused;
+* a bilingual label ``Vertragsnummer / Contract No.`` is each of its halves.
+
+One *weak* variant is kept apart (:attr:`LabelMatch.weak`): a field's name without its last
+generic word: ``name``/``number``/``no``/``id`` for strings (``customer_name`` -> ``Customer``,
+``invoice_number`` -> ``Invoice``) and a time unit for numbers (``term_months`` -> ``Term``).
+The extractor only trusts it where the document marks the label's end and the value looks
+like what the dropped word promised (letters for a name, one token with a digit for an
+identifier, a stated unit for a count of months).
+
 Only the field's name and its ``aliases`` are labels; the description is prose for people (and
 for the LLM extractor) and would cause false matches.
 """
@@ -15,18 +35,47 @@ for the LLM extractor) and would cause false matches.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from shared.models import FieldSpec
+from shared.status import FieldType
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _TOKEN = re.compile(r"[^\W_]+|[#%]")
 _PREFIX_CHARS = 240  # a label at a line start is never longer than this
 _PAREN = re.compile(r"\s*[(\[][^()\[\]]*[)\]]\s*$")
+_BILINGUAL = re.compile(r"\s+/\s+")
 
 # label quality: how sure a match makes us that the label names the field
 NAME, ALIAS, NAME_COMPACT, ALIAS_COMPACT = 1.0, 0.97, 0.93, 0.9
+VARIANT = 0.95
+"""Factor for a canonical-form match (reordered words, identifier synonyms, ``pct``)."""
+FILLER = 0.95
+"""Factor for a match that needed type-restating filler words removed."""
+BILINGUAL = 0.97
+"""Factor for a match of one half of ``A / B``."""
+WEAK = 0.85
+"""Factor for a field name with its generic last word dropped (``Customer`` for
+``customer_name``): a guess, used only when nothing better exists."""
+
+ID_WORDS = frozenset({"number", "no", "nr", "num", "id", "#"})
+"""Words that say "identifier"; interchangeable as a label's last word."""
+GENERIC_WORDS = ID_WORDS | {"name"}
+"""A string field's last name word that may be dropped (weakly)."""
+UNIT_WORDS = frozenset({"minutes", "hours", "days", "weeks", "months", "years"})
+"""A numeric field's last name word that may be dropped (weakly): ``term_months`` ->
+``Term``, if the value then states its unit (``Term: 24 months``)."""
+_COUNTED = frozenset({FieldType.NUMBER, FieldType.INTEGER})
+_PERCENT = frozenset({"pct", "percent", "percentage"})
+FILLERS: dict[FieldType, frozenset[str]] = {
+    FieldType.NUMBER: frozenset({"amount", "value", "sum", "grand"}),
+    FieldType.CURRENCY: frozenset({"amount", "value", "sum", "grand"}),
+    FieldType.DATE: frozenset({"date"}),
+    FieldType.EMAIL: frozenset({"address"}),
+}
+"""Per type, words a document may add to a label without changing what it names: they
+restate the type (``amount``, ``date``) or only emphasize (``grand``)."""
 
 
 def token_spans(text: str) -> list[tuple[str, int]]:
@@ -51,10 +100,51 @@ def strip_paren(label: str) -> str:
     return _PAREN.sub("", label)
 
 
+def _reorder(toks: tuple[str, ...]) -> tuple[str, ...]:
+    """``date of (the) issue`` -> ``issue date``; labels without one inner ``of`` unchanged."""
+    if toks.count("of") != 1:
+        return toks
+    k = toks.index("of")
+    head, tail = toks[:k], toks[k + 1 :]
+    if tail[:1] == ("the",):
+        tail = tail[1:]
+    return (*tail, *head) if head and tail else toks
+
+
+def canonical(toks: tuple[str, ...]) -> tuple[str, ...]:
+    """The word-order and synonym-free form of a label (see the module docstring)."""
+    toks = _reorder(tuple("%" if t in _PERCENT else t for t in toks))
+    if toks and toks[-1] in ID_WORDS:
+        toks = (*toks[:-1], "#")
+    return toks
+
+
 @dataclass(frozen=True, slots=True)
 class LabelMatch:
     field: str
     quality: float
+    weak: bool = False  # a generic word was dropped from the field name
+    dropped: str | None = None  # that word (``name``, ``number``...), for value checks
+
+
+class _Table:
+    """A key -> match map where two different fields on one key cancel out (ambiguous)."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, ...], LabelMatch | None] = {}
+
+    def add(self, key: tuple[str, ...], match: LabelMatch) -> None:
+        if not key:
+            return
+        if key not in self.entries:
+            self.entries[key] = match
+            return
+        known = self.entries[key]
+        if known is not None and known.field != match.field:
+            self.entries[key] = None
+
+    def get(self, key: tuple[str, ...]) -> LabelMatch | None:
+        return self.entries.get(key)
 
 
 class LabelIndex:
@@ -63,35 +153,85 @@ class LabelIndex:
     def __init__(self, fields: Sequence[FieldSpec]) -> None:
         self.exact: dict[tuple[str, ...], LabelMatch] = {}
         self.compact: dict[str, LabelMatch] = {}
+        self.variants = _Table()
+        self.fillers: dict[frozenset[str], _Table] = {}
+        self.dropped = _Table()
         self.longest = 1
         self._memo: dict[str, LabelMatch | None] = {}
         for spec in fields:
-            self._add(spec.name, spec.name, NAME, NAME_COMPACT)
+            self._add(spec, spec.name, NAME, NAME_COMPACT)
         for spec in fields:
             for alias in spec.aliases:
-                self._add(spec.name, strip_paren(alias) or alias, ALIAS, ALIAS_COMPACT)
+                self._add(spec, strip_paren(alias) or alias, ALIAS, ALIAS_COMPACT)
+        for spec in fields:
+            self._add_dropped(spec)
 
-    def _add(self, field: str, label: str, exact_q: float, compact_q: float) -> None:
+    def _add(self, spec: FieldSpec, label: str, exact_q: float, compact_q: float) -> None:
         toks = tokens(label)
         if not toks:
             return
         # First writer wins: a name beats another field's identical alias.
-        self.exact.setdefault(toks, LabelMatch(field, exact_q))
-        self.compact.setdefault("".join(toks), LabelMatch(field, compact_q))
+        self.exact.setdefault(toks, LabelMatch(spec.name, exact_q))
+        self.compact.setdefault("".join(toks), LabelMatch(spec.name, compact_q))
         self.longest = max(self.longest, len(toks))
+        key = canonical(toks)
+        self.variants.add(key, LabelMatch(spec.name, exact_q * VARIANT))
+        fillers = FILLERS.get(spec.type)
+        if fillers and not fillers.intersection(toks):
+            table = self.fillers.setdefault(fillers, _Table())
+            table.add(key, LabelMatch(spec.name, exact_q * FILLER))
 
+    def _add_dropped(self, spec: FieldSpec) -> None:
+        toks = tokens(spec.name)
+        if len(toks) < 2:
+            return
+        generic = spec.type is FieldType.STRING and toks[-1] in GENERIC_WORDS
+        unit = spec.type in _COUNTED and toks[-1] in UNIT_WORDS
+        if generic or unit:
+            match = LabelMatch(spec.name, NAME * WEAK, weak=True, dropped=toks[-1])
+            self.dropped.add(canonical(toks[:-1]), match)
+
+    # ------------------------------------------------------------------ lookups
     def match(self, label: str) -> LabelMatch | None:
-        """The field a whole document label names, if any."""
+        """The field a whole document label names, if any (strongest reading first)."""
         if label in self._memo:
             return self._memo[label]
         found: LabelMatch | None = None
-        if len(label.split()) <= 2 * self.longest + 2:
-            toks = tokens(strip_paren(label))
-            if toks and len(toks) <= self.longest + 2:
-                found = self.exact.get(toks) or self.compact.get("".join(toks))
+        if len(label.split()) <= 2 * self.longest + 4:
+            found = self._lookup(strip_paren(label))
+            if found is None and _BILINGUAL.search(label):
+                found = self._bilingual(label)
         if len(self._memo) < 50_000:
             self._memo[label] = found
         return found
+
+    def _lookup(self, label: str) -> LabelMatch | None:
+        toks = tokens(label)
+        if not toks or len(toks) > self.longest + 3:
+            return None
+        found = self.exact.get(toks) or self.compact.get("".join(toks))
+        if found is None:
+            key = canonical(toks)
+            found = self.variants.get(key) or self._filler(toks) or self.dropped.get(key)
+        return found
+
+    def _filler(self, toks: tuple[str, ...]) -> LabelMatch | None:
+        for fillers, table in self.fillers.items():
+            kept = tuple(t for t in toks if t not in fillers)
+            if kept and len(kept) < len(toks):
+                found = table.get(canonical(kept))
+                if found is not None:
+                    return found
+        return None
+
+    def _bilingual(self, label: str) -> LabelMatch | None:
+        """``Vertragsnummer / Contract No.``: the halves that name a field must agree."""
+        halves = [h for h in _BILINGUAL.split(strip_paren(label)) if h]
+        found = [m for m in (self._lookup(strip_paren(h)) for h in halves) if m is not None]
+        if not found or len({m.field for m in found}) != 1:
+            return None
+        best = max(found, key=lambda m: m.quality)
+        return LabelMatch(best.field, best.quality * BILINGUAL, best.weak, best.dropped)
 
     def is_label(self, text: str) -> bool:
         """True when ``text`` is exactly some field's label (so it is not a value)."""
@@ -106,3 +246,10 @@ class LabelIndex:
             if hit is not None:
                 best = (hit, spans[k - 1][1])
         return best
+
+
+def labels_of(spec: FieldSpec) -> Iterable[tuple[str, ...]]:
+    """Token tuples of a field's name and aliases, name first."""
+    yield tokens(spec.name)
+    for alias in spec.aliases:
+        yield tokens(strip_paren(alias) or alias)

@@ -8,7 +8,19 @@ Layouts recognized (``layout`` names are used for ranking and confidence):
                ``label | value``; an even number of cells alternate label/value
 ``next_line``  ``Label:`` alone, the value on the next non-empty line
 ``column``     a header row of 3+ cells above a data row of as many cells
+``stacked``    a row of 2 label cells (no digits) starting a block, above exactly one row of
+               2 cells: ``AGREEMENT NO.   DATE OF SIGNATURE`` over ``PCC-1   March 3, 2024``
+``inline``     ``... effective as of Effective Date: 1 Feb 2024.``: a ``Label:`` after other
+               words; the label is the maximal Title-Case run before the colon, so
+               ``Shipping Total:`` is never ``Total:`` and ``shipping total:`` is no label
+``checkbox``   ``[x] Paid`` / ``☐ Paid``: a check mark, then the label (booleans only)
+``defined``    a contract's defined term: ``... by Acme Inc. ("Provider") and ...``; the value
+               is the text before the parenthesis, read back by the extractor (see
+               :mod:`worker.extraction.prose`)
 ``heading``    a line that is only a label, the value on the next line (weakest)
+
+A value made of check-marked options (``[ ] 12 months  [x] 24 months``) is kept whole, also
+across table cells, so the extractor can read the one option that is checked.
 
 The ``Label value`` layout needs to know where the label ends, so it is resolved by the
 extractor against the schema's labels: this module only reports those candidate lines
@@ -21,6 +33,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from worker.extraction.prose import defined_terms, title_run
+
 _BULLET = re.compile(r"^\s*(?:[>#]+\s+|[-*+\u2022\u00b7\u25aa\u25cf]\s+|\d{1,2}[.)]\s+)*")
 _EMPHASIS = re.compile(r"\*\*|__|`")
 _CELL_SPLIT = re.compile(r"\s*(?:\t+|\|)\s*|\s{3,}")
@@ -30,6 +44,9 @@ _SEPARATOR = re.compile(
     r"|(?P<dots>\s*(?:\.{3,}|\u2026+|_{3,})\s*)"
 )
 _COLON = re.compile(r"\s*[:\uff1a]")
+CHECK_MARK = re.compile(r"\[[ xX\u2713\u2714]?\]|[\u2610\u2611\u2612]")
+"""``[x]``, ``[ ]``, ``[✓]``, ``☐``, ``☑``, ``☒``: a form's check box."""
+_CHECKBOX_ITEM = re.compile(rf"(?P<mark>{CHECK_MARK.pattern})\s*(?P<label>[^\W\d_].*?)\s*:?")
 _LABEL_MAX_CHARS = 80
 _LABEL_MAX_WORDS = 8
 
@@ -128,18 +145,47 @@ class _Analyzer:
 
     def _row(self, i: int, row: list[str]) -> None:
         split = [split_pair(c) for c in row]
+        for cell in row:
+            self._inline(i, cell)
+            if "(" in cell:
+                self._defined(i, cell)
         if any(split):
             self._separated(i, row, split)
         elif len(row) == 1:
             self._single(i, row[0])
-        else:
+        elif not self._options(i, row):
             self._table(i, row)
+
+    def _inline(self, i: int, cell: str) -> None:
+        """``... as of Effective Date: 1 Feb 2024.``: a colon label after other words."""
+        colon = next(separator_colons(cell), None)
+        if colon is None:
+            return
+        label = title_run(cell[: colon.start()])
+        if label:
+            self.add(label, cell[colon.end() :].strip(), i, "inline")
+
+    def _defined(self, i: int, cell: str) -> None:
+        """``Acme Inc. ("Provider")``: the words before a defined term, as its value."""
+        for term, before in defined_terms(cell):
+            self.add(term, before, i, "defined")
+
+    def _options(self, i: int, row: list[str]) -> bool:
+        """``Auto-renew | [x] Yes | [ ] No``: a label, then check-marked option cells."""
+        rest = row[1:]
+        if CHECK_MARK.match(row[0]) or not all(CHECK_MARK.match(c) for c in rest):
+            return False
+        if _label_like(row[0]):
+            self.add(row[0], " ".join(rest), i, "table")
+        return True
 
     def _separated(self, i: int, row: list[str], split: list[tuple[str, str] | None]) -> None:
         for k, pair in enumerate(split):
             if pair is None:
                 continue
             label, value = pair
+            if value and CHECK_MARK.match(value):
+                value = " ".join([value, *_marked_run(row[k + 1 :])])
             if value:
                 self.add(label, value, i, "separator")
             elif k + 1 < len(row) and split[k + 1] is None:
@@ -151,7 +197,10 @@ class _Analyzer:
 
     def _single(self, i: int, text: str) -> None:
         self.out.openings.append(Opening(text, i + 1, self.raw[i]))
-        if _label_like(text) and not any(ch.isdigit() for ch in text):
+        item = _CHECKBOX_ITEM.fullmatch(text)
+        if item:
+            self.add(item.group("label"), item.group("mark"), i, "checkbox")
+        elif _label_like(text) and not any(ch.isdigit() for ch in text):
             self._below(i, text, "heading")
 
     def _below(self, i: int, label: str, layout: str) -> None:
@@ -160,7 +209,8 @@ class _Analyzer:
             return
         below = self.rows[j]
         if below and not any(split_pair(c) for c in below) and not self.lines[j].endswith(":"):
-            self.add(label, below[0], j, layout)
+            options = _marked_run(below) if CHECK_MARK.match(below[0]) else below[:1]
+            self.add(label, " ".join(options), j, layout)
 
     def _header_like(self, i: int, row: list[str]) -> bool:
         """A header row: every cell has a letter and the row above is not of the same width
@@ -181,8 +231,23 @@ class _Analyzer:
         k = _next_line(self.lines, j, limit=1)
         return None if k is not None and len(self.rows[k]) == width else j
 
+    def _stacked(self, i: int, row: list[str]) -> None:
+        """Two label cells over two value cells, the upper row starting a block (blank or
+        narrower line above) and the lower one ending it."""
+        above = self.rows[i - 1] if i > 0 else []
+        if len(above) == len(row) or not all(_label_like(c) for c in row):
+            return
+        if any(ch.isdigit() for cell in row for ch in cell):
+            return
+        j = self._single_data_row(i, len(row))
+        if j is not None:
+            for head, value in zip(row, self.rows[j], strict=True):
+                self.add(head, value, j, "stacked")
+
     def _table(self, i: int, row: list[str]) -> None:
         j = self._single_data_row(i, len(row)) if len(row) >= 3 else None
+        if len(row) == 2:
+            self._stacked(i, row)
         if j is not None and self._header_like(i, row):
             for head, value in zip(row, self.rows[j], strict=True):
                 self.add(head, value, j, "column")
@@ -191,6 +256,16 @@ class _Analyzer:
                 if not any(ch.isdigit() for ch in row[k]):
                     self.add(row[k], row[k + 1], i, "table")
         self.out.openings.append(Opening(row[0], i + 1, self.raw[i]))
+
+
+def _marked_run(cells: list[str]) -> list[str]:
+    """The check-marked option cells that follow a ``Label: [x] Yes`` cell."""
+    run: list[str] = []
+    for cell in cells:
+        if not CHECK_MARK.match(cell):
+            break
+        run.append(cell)
+    return run
 
 
 def analyze(lines: list[str]) -> Analysis:

@@ -8,6 +8,12 @@ type, because a wrongly filled cell costs more than an empty one. ``parse_value`
 an ambiguous date) that extractors fold into their confidence.
 
 Placeholders (``N/A``, ``-``, ``none``, ``TBD``...) mean "no value" for every type.
+
+Numbers and integers may carry a unit word (``3 pcs``, ``24 months``). A time unit must agree
+with the one the field names (``term_months``, ``notice_period_days``) or the label names
+(``Term (months)``): ``3 months`` for ``notice_period_days`` is refused rather than guessed,
+and only exact conversions are made (years -> months, weeks -> days, days -> hours,
+hours -> minutes).
 """
 
 from __future__ import annotations
@@ -22,8 +28,9 @@ from typing import Any
 
 from shared.models import FieldSpec
 from shared.status import FieldType
-from worker.extraction.currencies import take_prefix, take_suffix
+from worker.extraction.currencies import CODES, take_prefix, take_suffix
 from worker.extraction.dateparse import parse_date_text
+from worker.extraction.labels import labels_of, tokens
 from worker.extraction.limits import MAX_VALUE_CHARS
 from worker.extraction.numparse import parse_signed
 
@@ -46,6 +53,33 @@ _EMAIL = re.compile(
 _NAMED_EMAIL = re.compile(r"[^<>]*<\s*([^<>\s]+)\s*>")
 _QUOTES = (('"', '"'), ("'", "'"), ("\u201c", "\u201d"), ("\u2018", "\u2019"), ("«", "»"))
 _SPACES = re.compile(r"\s+")
+_WITH_UNIT = re.compile(r"(?P<number>.*\d\)?)\s+(?P<unit>[^\W\d_]{1,12})\.?")
+RANGE_WORDS = frozenset({"x", "of", "to", "or", "and", "plus", "minus", "times", "by",
+                         "between", "through", "thru", "until", "till", "from", "vs"})
+"""Words between two numbers that make them a range or a sum (``3 to 5``, ``5 x 3``)."""
+MAGNITUDES = frozenset({"thousand", "million", "billion", "trillion", "k", "m", "bn", "mn",
+                        "mio", "mrd", "lakh", "lakhs", "crore", "crores"})
+"""Words that multiply the number before them (``5 million``)."""
+UNIT_STOPWORDS = RANGE_WORDS | MAGNITUDES | {
+    "per", "on", "for", "in", "at", "the", "a", "an", "incl", "excl", "including",
+    "excluding", "net", "gross"}
+"""Words after a number that are not its unit."""
+TIME_UNITS: dict[str, str] = {}
+for _unit, _words in {
+    "minute": "minute minutes min mins", "hour": "hour hours hr hrs h",
+    "day": "day days d", "week": "week weeks wk wks", "month": "month months mo mos mth mths",
+    "year": "year years yr yrs y",
+}.items():
+    TIME_UNITS.update(dict.fromkeys(_words.split(), _unit))
+_CONVERSIONS: dict[tuple[str, str], int] = {
+    ("year", "month"): 12, ("week", "day"): 7, ("day", "hour"): 24, ("hour", "minute"): 60,
+}
+"""Exact conversions only: a month is not a fixed number of days."""
+
+_ENUM_EXTRA_WORDS = 3
+_PARENTHESIZED = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
+_ENUM_NEGATIONS = frozenset({"not", "no", "non", "never", "except", "excluding", "without",
+                             "nor", "neither"})
 
 Scored = tuple[Any, float]
 
@@ -58,6 +92,36 @@ class Hints:
 
     currency: str | None = None
     day_first: Mapping[str, bool] = dc_field(default_factory=dict)
+    unit: str | None = None  # a time unit the document label names: ``Term (months)``
+
+
+@functools.lru_cache(maxsize=4096)
+def unit_in_label(label: str) -> str | None:
+    """The time unit a label names (``Term (months)`` -> ``month``), if exactly one."""
+    units = _units(tokens(label))
+    return units.pop() if len(units) == 1 else None
+
+
+def field_unit(field: FieldSpec) -> str | None:
+    """The time unit a field counts in, from its name, else from its aliases when they
+    agree: ``term_months`` -> ``month``."""
+    return _labels_unit(field.name, tuple(field.aliases))
+
+
+@functools.lru_cache(maxsize=1024)
+def _labels_unit(name: str, aliases: tuple[str, ...]) -> str | None:
+    spec = FieldSpec(name=name, aliases=list(aliases))
+    labels = list(labels_of(spec))
+    named = _units(labels[0])
+    if named:
+        return named.pop() if len(named) == 1 else None
+    aliased = set().union(*(_units(toks) for toks in labels[1:])) if labels[1:] else set()
+    return aliased.pop() if len(aliased) == 1 else None
+
+
+def _units(toks: tuple[str, ...]) -> set[str]:
+    """Time units among label tokens (one-letter abbreviations are too ambiguous here)."""
+    return {TIME_UNITS[t] for t in toks if t in TIME_UNITS and len(t) > 1}
 
 
 def _clean(raw: str) -> str | None:
@@ -80,27 +144,60 @@ def _string(text: str, field: FieldSpec) -> Scored | None:
     return (text, 1.0) if any(ch.isalnum() for ch in text) else None
 
 
-def _number(text: str, field: FieldSpec) -> Scored | None:
+def _split_unit(text: str) -> tuple[str, str | None]:
+    """``24 months`` -> (``24``, ``months``); text without a unit word comes back whole."""
+    m = _WITH_UNIT.fullmatch(text)
+    if m is None or m.group("unit").casefold() in UNIT_STOPWORDS:
+        return text, None
+    unit = m.group("unit")
+    if unit.upper() in CODES or unit in ("kr", "Rs"):
+        return text, None  # a currency, not a unit
+    return m.group("number"), unit
+
+
+def _in_field_unit(
+    value: Decimal, unit: str | None, field: FieldSpec, hints: Hints | None
+) -> Scored | None:
+    """``value`` counted in the field's time unit, with the quality of that reading."""
+    wanted = field_unit(field)
+    given = TIME_UNITS.get(unit.casefold()) if unit else (hints.unit if hints else None)
+    if unit is None and given is None:
+        return value, 1.0
+    if wanted is None:
+        return value, (1.0 if given else LENIENT)
+    if given == wanted:
+        return value, 1.0
+    factor = _CONVERSIONS.get((given, wanted)) if given else None
+    return (value * factor, LENIENT) if factor else None
+
+
+def _number(text: str, field: FieldSpec, hints: Hints | None = None) -> Scored | None:
     quality = 1.0
     body = text[:-1].rstrip() if text.endswith("%") else text
+    body, unit = (body, None) if body != text else _split_unit(body)
     parsed = parse_signed(body)
     if parsed is None:
-        money = _money(body)
+        money = _money(text if unit else body)
         if money is None:
             return None
-        parsed, quality = (money[0], money[2]), LENIENT
+        parsed, quality, unit = (money[0], money[2]), LENIENT, None
     value, ambiguous = parsed
-    return _as_number(value), quality * (LENIENT if ambiguous else 1.0)
+    counted = _in_field_unit(value, unit, field, hints)
+    if counted is None:
+        return None
+    return _as_number(counted[0]), quality * counted[1] * (LENIENT if ambiguous else 1.0)
 
 
-def _integer(text: str, field: FieldSpec) -> Scored | None:
-    parsed = parse_signed(text)
+def _integer(text: str, field: FieldSpec, hints: Hints | None = None) -> Scored | None:
+    body, unit = _split_unit(text)
+    parsed = parse_signed(body)
     if parsed is None:
         return None
     value, ambiguous = parsed
-    if value != value.to_integral_value():
+    counted = _in_field_unit(value, unit, field, hints)
+    if counted is None or counted[0] != counted[0].to_integral_value():
         return None
-    return int(value), LENIENT if ambiguous else 1.0
+    return int(counted[0]), counted[1] * (LENIENT if ambiguous else 1.0)
 
 
 def _boolean(text: str, field: FieldSpec) -> Scored | None:
@@ -177,7 +274,35 @@ def _enum(text: str, field: FieldSpec) -> Scored | None:
             return value, 1.0
     key = _enum_key(text)
     matches = [v for v in values if _enum_key(v) == key]
-    return (matches[0], LENIENT) if key and len(matches) == 1 else None
+    if key and len(matches) == 1:
+        return matches[0], LENIENT
+    named = _enum_named(text, values)
+    return (named, LENIENT) if named else None
+
+
+def _enum_named(text: str, values: list[str]) -> str | None:
+    """The one entry a short phrase names: ``State of Delaware`` -> ``delaware``,
+    ``BACS bank transfer`` -> ``bank_transfer``. At most :data:`_ENUM_EXTRA_WORDS` other
+    words, none a negation, and one entry only (the longest, when the others are part of it:
+    ``credit card`` is ``credit_card`` rather than ``card``). Parenthesized words are a
+    qualifier, not the value: ``Direct debit (card)`` names no entry."""
+    words = tokens(_PARENTHESIZED.sub(" ", text))
+    if _ENUM_NEGATIONS.intersection(words):
+        return None
+    found: list[tuple[tuple[str, ...], str]] = []
+    for value in values:
+        entry = tokens(value.replace("_", " "))
+        if entry and len(words) - len(entry) <= _ENUM_EXTRA_WORDS and _contains(words, entry):
+            found.append((entry, value))
+    if not found:
+        return None
+    longest = max(found, key=lambda f: len(f[0]))
+    return longest[1] if all(_contains(longest[0], e) for e, _ in found) else None
+
+
+def _contains(words: tuple[str, ...], part: tuple[str, ...]) -> bool:
+    n = len(part)
+    return any(words[i : i + n] == part for i in range(len(words) - n + 1))
 
 
 _PARSERS: dict[FieldType, Callable[[str, FieldSpec], Scored | None]] = {
@@ -225,6 +350,10 @@ def _run(kind: FieldType, raw: str, field: FieldSpec, hints: Hints | None) -> Sc
         scored = _currency(text, field, hints)
     elif kind is FieldType.DATE:
         scored = _date(text, field, hints)
+    elif kind is FieldType.NUMBER:
+        scored = _number(text, field, hints)
+    elif kind is FieldType.INTEGER:
+        scored = _integer(text, field, hints)
     else:
         scored = _PARSERS[kind](text, field)
     if scored is None or not _matches_pattern(field, scored[0]):
