@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from flask import Flask
 
-from api import errors, middleware
+from api import errors, metrics, middleware
 from api.auth import Authenticator
 from api.enqueue import Enqueuer
 from api.redact import RedactTokens
-from api.routes import jobs, ops, results, schemas, status
+from api.routes import dashboard, events, jobs, ops, results, schemas, status, webhooks
 from api.services import EXTENSION, Services
 from shared.keys import Keys
 from shared.redis_client import redis_from_settings
@@ -46,5 +46,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     # but registering it first keeps the intent visible.
     for bp in (status.bp, jobs.bp, results.bp, schemas.bp, ops.bp):
         app.register_blueprint(bp)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(events.bp)  # SSE: docs/polling.md
+    app.register_blueprint(webhooks.bp)  # docs/webhooks.md
+    metrics.register(app)  # request latency for /metrics
     app.wsgi_app = RedactTokens(app.wsgi_app)  # type: ignore[method-assign]
     return app

@@ -95,6 +95,14 @@ class Authenticator:
             raise Unauthorized("unknown API key")
         return principal
 
+    def cached(self, key: str) -> Principal | None:
+        """The caller if the cache already knows the key as valid, else None (without
+        touching Redis): the status fast path (``api.hotpath``) hands every other case to
+        ``authenticate`` through Flask."""
+        if len(key) > MAX_KEY_LENGTH:
+            return None
+        return self.cache.get(key_id(key))[1]
+
     def _resolve(self, key: str, kid: str) -> Principal | None:
         found = resolve_key(self.redis, self.settings, key, self.configured)
         return Principal(kid, found[1]) if found else None

@@ -21,10 +21,13 @@ _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
 V1 = "/v1/"
 
 
-def assign_request_id() -> None:
+def request_id_for(incoming: str | None) -> str:
     """Keeps a caller's sane X-Request-Id (to correlate across services), else makes one."""
-    incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = incoming if _SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    return incoming if incoming and _SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+
+def assign_request_id() -> None:
+    g.request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER))
 
 
 def is_v1() -> bool:

@@ -5,6 +5,15 @@ the same Lua script), so a watcher wakes on a change without polling Redis. A wa
 registers *before* reading the job, then re-reads after each wake-up: a change published
 between the read and the wait is therefore never missed. When the subscription drops (Redis
 restart) every watcher is woken so it re-reads; nothing relies on a message being delivered.
+
+Re-reads go through :class:`SharedReads`: when one change wakes many watchers of the same job
+(a dashboard open in 500 tabs), one HGETALL answers all of them. Push traffic uses its own
+Redis client with a *blocking* pool, so a thousand streams waking at once wait a moment for a
+connection instead of failing with "Too many connections", and never take the connections
+that ordinary polls use.
+
+Everything here works with real threads (gthread, sync) and with gevent's monkey-patched
+``threading`` (the production server, ``api.server``), where the subscriber is a greenlet.
 """
 
 from __future__ import annotations
@@ -14,29 +23,51 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 import redis
+from flask import Flask
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from shared.keys import Keys
+from shared.scripts import Scripts
+from shared.settings import Settings
 
 log = logging.getLogger("jobgrid.api.pubsub")
 
+PUSH_EXTENSION = "jobgrid.push"
+#: Connections of the push client per process; readers queue for one beyond this.
+PUSH_POOL_SIZE = 32
+_create_lock = threading.Lock()
+
 
 class Watch:
-    """A registration for one job's changes; ``wait`` returns True when woken."""
+    """A registration for one job's changes; ``wait`` returns True when woken.
 
-    __slots__ = ("job_id", "_event")
+    ``woken_at`` (monotonic) is the time of the latest wake-up: a read that started after it
+    is guaranteed to see the change that caused it (see :class:`SharedReads`).
+    """
+
+    __slots__ = ("job_id", "_event", "woken_at")
 
     def __init__(self, job_id: str) -> None:
         self.job_id = job_id
         self._event = threading.Event()
+        self.woken_at = time.monotonic()
 
     def wake(self) -> None:
+        self.woken_at = time.monotonic()
         self._event.set()
 
     def wait(self, timeout: float) -> bool:
-        woken = self._event.wait(timeout)
+        """True when woken within ``timeout``; the wake is consumed only then, so a wake that
+        races a timeout is seen by the next call."""
+        if not self._event.wait(max(0.0, timeout)):
+            return False
         self._event.clear()
-        return woken
+        return True
 
 
 class ChangeFeed:
@@ -105,6 +136,8 @@ class ChangeFeed:
                 backoff = 0.1
             except (redis.ConnectionError, redis.TimeoutError, OSError) as e:
                 log.warning("change feed lost Redis (%s); resubscribing", e.__class__.__name__)
+            except Exception:  # noqa: BLE001 - the feed must outlive any bad message
+                log.exception("change feed failed; resubscribing")
             self.connected.clear()
             self._wake_all()
             time.sleep(backoff)
@@ -112,7 +145,7 @@ class ChangeFeed:
 
     def _listen(self) -> None:
         client = self._client_factory()
-        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
         try:
             pubsub.subscribe(self._channel)
             self.connected.set()
@@ -128,3 +161,112 @@ class ChangeFeed:
         finally:
             pubsub.close()
             client.close()
+
+
+class _Flight:
+    """One read in progress; followers wait on ``done`` and share its outcome."""
+
+    __slots__ = ("started", "done", "result", "error")
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.done = threading.Event()
+        self.result: dict[str, str] = {}
+        self.error: BaseException | None = None
+
+
+class SharedReads:
+    """Coalesces concurrent reads of one job into one Redis call ("single flight").
+
+    A caller passes ``fresh_after``, the time of the change it must see; it joins a read in
+    progress only if that read started at or after that time, otherwise it starts its own.
+    So sharing never hands anyone a snapshot older than its wake-up.
+    """
+
+    def __init__(self, fetch: Callable[[str], dict[str, str]], wait_timeout: float) -> None:
+        self._fetch = fetch
+        self._wait_timeout = wait_timeout
+        self._lock = threading.Lock()
+        self._flights: dict[str, _Flight] = {}
+
+    def read(self, job_id: str, fresh_after: float) -> dict[str, str]:
+        """The job's hash (empty when the job is gone)."""
+        with self._lock:
+            flight = self._flights.get(job_id)
+            lead = flight is None or flight.started < fresh_after
+            if lead:
+                flight = self._flights[job_id] = _Flight()
+        assert flight is not None
+        if lead:
+            return self._lead(job_id, flight)
+        if not flight.done.wait(self._wait_timeout):
+            raise redis.TimeoutError(f"shared read of job {job_id} did not finish")
+        if flight.error is not None:
+            raise redis.ConnectionError(f"shared read of job {job_id} failed") from flight.error
+        return flight.result
+
+    def _lead(self, job_id: str, flight: _Flight) -> dict[str, str]:
+        try:
+            flight.result = self._fetch(job_id)
+            return flight.result
+        except BaseException as e:
+            flight.error = e
+            raise
+        finally:
+            with self._lock:
+                if self._flights.get(job_id) is flight:
+                    del self._flights[job_id]
+            flight.done.set()
+
+
+def push_client(settings: Settings, *, pubsub: bool = False) -> redis.Redis:
+    """A client for push traffic: a blocking pool (wait for a connection, up to the socket
+    timeout, rather than fail), or for the subscriber one connection that never retries
+    silently, so a reconnect always surfaces and wakes every watcher to re-read."""
+    timeout = settings.redis_socket_timeout
+    common: dict[str, Any] = {"decode_responses": True, "socket_connect_timeout": timeout,
+                              "health_check_interval": 10}
+    if pubsub:
+        return redis.Redis.from_url(settings.redis_url, socket_timeout=timeout,
+                                    retry=Retry(NoBackoff(), 0), **common)
+    pool = redis.BlockingConnectionPool.from_url(
+        settings.redis_url, max_connections=PUSH_POOL_SIZE, timeout=timeout,
+        socket_timeout=timeout, retry=Retry(NoBackoff(), 1, supported_errors=(
+            redis.ConnectionError,)), **common)
+    return redis.Redis(connection_pool=pool)
+
+
+@dataclass(frozen=True)
+class Push:
+    """The per-process machinery of long polls and SSE: the feed, shared re-reads, and the
+    scripts (on the push client) for the one counted read each request starts with."""
+
+    feed: ChangeFeed
+    reads: SharedReads
+    scripts: Scripts
+    keys: Keys
+    settings: Settings
+
+
+def build_push(settings: Settings) -> Push:
+    client = push_client(settings)
+    keys = Keys(settings.key_prefix)
+
+    def fetch(job_id: str) -> dict[str, str]:
+        return cast(dict[str, str], client.hgetall(keys.job(job_id)))
+
+    feed = ChangeFeed(lambda: push_client(settings, pubsub=True), keys.events_channel)
+    reads = SharedReads(fetch, wait_timeout=settings.redis_socket_timeout * 2)
+    return Push(feed, reads, Scripts(client), keys, settings)
+
+
+def push_for(app: Flask, settings: Settings) -> Push:
+    """The app's Push, built on first use in this process (after gunicorn forked, so the
+    subscriber thread and sockets belong to the worker that uses them)."""
+    push = app.extensions.get(PUSH_EXTENSION)
+    if push is None:
+        with _create_lock:
+            push = app.extensions.get(PUSH_EXTENSION)
+            if push is None:
+                push = app.extensions[PUSH_EXTENSION] = build_push(settings)
+    return cast(Push, push)

@@ -53,29 +53,42 @@ class RateState:
         }
 
 
+def window_at(seconds: int, now: float) -> Window:
+    """The fixed window of length ``seconds`` that ``now`` falls in."""
+    number = int(now // seconds)
+    return Window(number, (number + 1) * seconds)
+
+
 def current_window(now: float | None = None) -> Window:
     """The window that ``now`` falls in, for the app's window length."""
-    seconds = services().settings.rate_limit_window_seconds
-    number = int((time.time() if now is None else now) // seconds)
-    return Window(number, (number + 1) * seconds)
+    return window_at(services().settings.rate_limit_window_seconds,
+                     time.time() if now is None else now)
 
 
 def rate_key(principal: Principal, window: Window) -> str:
     return services().keys.rate(principal.key_id, window.number)
 
 
+def rate_state(count: int, window: Window, limit: int) -> RateState:
+    return RateState(limit, max(0, limit - count), window.reset)
+
+
+def refusal(window: Window, limit: int, seconds: int) -> RateLimited:
+    """The 429 for a request counted above ``limit`` in ``window``."""
+    retry_after = max(1, math.ceil(window.reset - time.time()))
+    return RateLimited(
+        f"rate limit of {limit} requests per {seconds} s reached; retry in {retry_after} s",
+        retry_after=retry_after,
+    )
+
+
 def apply_count(count: int, window: Window) -> None:
     """Records the request's place in its window on ``g`` and refuses it above the limit."""
-    limit = services().settings.rate_limit_requests
-    g.rate = RateState(limit, max(0, limit - count), window.reset)
+    settings = services().settings
+    limit = settings.rate_limit_requests
+    g.rate = rate_state(count, window, limit)
     if count > limit:
-        retry_after = max(1, math.ceil(window.reset - time.time()))
-        raise RateLimited(
-            f"rate limit of {limit} requests per "
-            f"{services().settings.rate_limit_window_seconds} s reached; retry in "
-            f"{retry_after} s",
-            retry_after=retry_after,
-        )
+        raise refusal(window, limit, settings.rate_limit_window_seconds)
 
 
 def count_request(principal: Principal) -> None:

@@ -24,6 +24,7 @@ from shared.errors import Conflict, NotFound, PayloadTooLarge, Unprocessable
 from shared.jobview import job_payload
 from shared.models import JobCreate, SchemaIn, SchemaOut
 from shared.settings import Settings
+from shared.webhooks import unregister_expiry
 
 log = logging.getLogger("jobgrid.api.submit")
 
@@ -123,6 +124,7 @@ def discard(svc: Services, job_id: str, org: str, claim: idempotency.Claim | Non
         pipe.unlink(*k.record_keys(), *k.data_keys())
         pipe.zrem(svc.keys.org_jobs(org), job_id)
         pipe.zrem(svc.keys.org_updated(org), job_id)
+        unregister_expiry(pipe, svc.keys, org, job_id)
         if claim is not None:
             pipe.delete(claim.redis_key)
         pipe.execute()

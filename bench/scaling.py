@@ -4,8 +4,9 @@
 
 Starts a private redis-server, then for each count P: P Celery worker instances (one process
 each: how operators scale out) run an N-document job (built-in extractor, then a no-op
-extractor) and, as the baseline, N bare Celery no-op tasks on the same workers' settings. Prints documents/s, the
-ratio to bare Celery and Redis commands per document (INFO commandstats).
+extractor) and, as the baseline, N bare Celery no-op tasks on the same workers' settings.
+Prints documents/s, the ratio to bare Celery and Redis commands per document (INFO
+commandstats).
 """
 
 from __future__ import annotations

@@ -4,42 +4,48 @@ All keys live under one prefix (``JOBGRID_KEY_PREFIX``, default ``jg``), Celery'
 included (kombu ``global_keyprefix`` = ``{prefix}:q:``), so one Redis can host several
 deployments or test runs and an operator can see at a glance what belongs to whom.
 
-| key                                | type   | TTL                 | written by                   |
-| ---------------------------------- | ------ | ------------------- | ---------------------------- |
-| ``{p}:job:{id}``                   | hash   | expires_at + grace  | API (create/cancel/retry), Lua |
-|                                    |        |                     | scripts of the worker        |
-| ``{p}:job:{id}:docs``              | hash   | expires_at          | API at submit: index -> doc JSON |
-| ``{p}:job:{id}:names``             | hash   | expires_at          | API at submit: index -> filename |
-| ``{p}:job:{id}:schema``            | string | expires_at + grace  | API at submit: schema JSON   |
-| ``{p}:job:{id}:parsed``            | hash   | expires_at          | worker phase_1: index -> text JSON |
-| ``{p}:job:{id}:done``              | set    | expires_at          | record_document.lua (fan-in guard) |
-| ``{p}:job:{id}:failed``            | set    | expires_at          | record_document.lua (for retry) |
-| ``{p}:job:{id}:results``           | hash   | expires_at          | record_document.lua: index -> row JSON |
-| ``{p}:job:{id}:attempts``          | hash   | expires_at          | begin_task.lua / note_failure.lua |
-| ``{p}:job:{id}:queue``             | list   | expires_at          | worker fan-out: indexes not yet sent |
-| ``{p}:job:{id}:claims``            | hash   | expires_at          | record_document.lua: who sent what |
-| ``{p}:job:{id}:timeline``          | list   | expires_at + grace  | transition scripts           |
-| ``{p}:org:{org}:jobs``             | zset   | none (lazy trim)    | API at submit: created_ms -> id |
-| ``{p}:org:{org}:updated``          | zset   | none (lazy trim)    | every job write: updated_ms -> id |
-| ``{p}:org:{org}:keys``             | set    | none                | ``jobgrid keys``: key ids    |
-| ``{p}:apikey:{sha256}``            | hash   | none                | ``jobgrid keys``: org, name, created_at, revoked |
-| ``{p}:rl:{key_id}:{window}``       | string | one window          | status_read.lua / rate_limit.lua |
-| ``{p}:idem:{org}:{sha256}``        | string | 24 h                | API at submit                |
-| ``{p}:schema:{org}:{id}``          | string | none                | ``POST /v1/schemas``         |
-| ``{p}:metrics:counters``          | hash   | none                | workers (``worker/metrics.py``), flushed 1/s |
-| ``{p}:metrics:extraction_seconds`` | hash  | none                | workers: histogram buckets   |
-| ``{p}:metrics:jobs_by_status`` etc. | hash  | none                | API census (``api/census.py``) |
-| ``{p}:health:{token}``             | string | 60 s                | ``jobgrid.ping`` health task |
-| ``{p}:events`` (pub/sub channel)   | -      | -                   | every job write publishes ``{id} {version}`` |
-| ``{p}:org:{org}:webhooks``         | zset   | none                | API: created -> id  |
-| ``{p}:org:{org}:webhook:{id}``     | hash   | none                | API: sealed secret |
-| ``{p}:webhook:{id}:deliveries``    | zset   | delivery retention  | emit (last 100)     |
-| ``{p}:delivery:{id}``              | hash   | delivery retention  | emit, attempt     |
-| ``{p}:delivery:{id}:lock``         | string | timeout + 30 s      | delivery task       |
-| ``{p}:job:{id}:emitted``           | hash   | expires_at + grace  | emit (once guard)   |
-| ``{p}:job:{id}:progress_gate``     | string | progress interval   | emit_progress (SET NX) |
-| ``{p}:webhooks:due``               | zset   | none                | emission; worker sweeper |
-| ``{p}:expiries``                   | zset   | none                | register_expiry; sweeper |
+Each key: type, TTL, who writes it. ``{p}`` is the prefix; "data TTL" is the job's
+``expires_at``; "record TTL" is ``expires_at`` + the grace period.
+
+Jobs
+- ``{p}:job:{id}``: hash, record TTL. The status record: API (create, cancel, retry) and
+  the worker's Lua scripts.
+- ``{p}:job:{id}:docs``: hash, data TTL. API at submit: index -> document JSON.
+- ``{p}:job:{id}:names``: hash, data TTL. API at submit: index -> filename.
+- ``{p}:job:{id}:schema``: string, record TTL. API at submit: the schema JSON.
+- ``{p}:job:{id}:parsed``: hash, data TTL. Worker phase_1: index -> parsed text JSON.
+- ``{p}:job:{id}:done`` / ``:failed``: sets, data TTL. record_document.lua (fan-in guard,
+  retry).
+- ``{p}:job:{id}:results``: hash, data TTL. record_document.lua: index -> row JSON.
+- ``{p}:job:{id}:attempts``: hash, data TTL. begin_task.lua / note_failure.lua.
+- ``{p}:job:{id}:queue`` / ``:claims``: list / hash, data TTL. Fan-out window:
+  indexes not yet sent / which index each recorded document handed out.
+- ``{p}:job:{id}:timeline``: list, record TTL. transition scripts.
+- ``{p}:job:{id}:emitted``: hash, record TTL. Webhook once-guard.
+- ``{p}:job:{id}:progress_gate``: string, progress interval. ``emit_progress`` (SET NX).
+
+Organizations and access
+- ``{p}:org:{org}:jobs`` / ``:updated``: zsets, no TTL (trimmed lazily). created_ms -> id
+  at submit / updated_ms -> id on every job write.
+- ``{p}:org:{org}:keys``: set. ``{p}:apikey:{sha256}``: hash (org, name, created_at,
+  revoked). Both from ``jobgrid keys``.
+- ``{p}:rl:{key_id}:{window}``: string, one window. status_read.lua (rate limit).
+- ``{p}:idem:{org}:{sha256}``: string, 24 h. API at submit (Idempotency-Key).
+- ``{p}:schema:{org}:{id}``: string, no TTL. ``POST /v1/schemas``.
+
+Webhooks
+- ``{p}:org:{org}:webhooks``: zset (created -> id); ``{p}:org:{org}:webhook:{id}``: hash
+  with the sealed secret. API.
+- ``{p}:webhook:{id}:deliveries``: zset (last 100); ``{p}:delivery:{id}``: hash; both
+  delivery retention. ``{p}:delivery:{id}:lock``: string, timeout + 30 s.
+- ``{p}:webhooks:due``, ``{p}:expiries``: zsets swept by workers.
+
+Operations
+- ``{p}:metrics:counters`` / ``:extraction_seconds``: hashes, workers (flushed 1/s);
+  ``{p}:metrics:jobs_by_status`` etc.: the API's census.
+- ``{p}:health:{token}``: string, 60 s. The ``jobgrid.ping`` health task.
+- ``{p}:events``: pub/sub channel. Every job write publishes ``"<id> <version>"``.
+- ``{p}:q:*``: Celery's broker keys (queues, unacked, bindings).
 """
 
 from __future__ import annotations
@@ -66,8 +72,8 @@ class JobKeys:
 
     def data_keys(self) -> tuple[str, ...]:
         """Keys deleted at ``expires_at`` (documents and results)."""
-        return (self.docs, self.names, self.parsed, self.done, self.failed, self.results, self.attempts,
-                self.queue, self.claims)
+        return (self.docs, self.names, self.parsed, self.done, self.failed, self.results,
+                self.attempts, self.queue, self.claims)
 
     def record_keys(self) -> tuple[str, ...]:
         """Keys that outlive the data by the grace period (the status record)."""

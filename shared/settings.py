@@ -90,6 +90,36 @@ class Settings(BaseSettings):
             out[key.strip()] = org.strip()
         return out
 
+    # --- webhooks (docs/webhooks.md)
+    # Keys for encrypting webhook secrets at rest, comma separated: the first encrypts, all
+    # decrypt (rotation). Empty: a built-in development key, with a warning; set it in prod.
+    webhook_secret_key: str = ""
+    webhook_allow_private: bool = False  # allow loopback/private targets (tests, on-prem)
+    webhook_retry_schedule: str = "60,300,1800,14400"  # seconds before retry 1, 2, ...
+    webhook_timeout_seconds: float = Field(10.0, gt=0, le=60)
+    webhook_progress_interval_seconds: float = Field(30.0, gt=0)
+    webhook_sweep_interval_seconds: float = Field(1.0, gt=0, le=60)
+    webhook_lease_seconds: int = Field(300, ge=30)  # claimed, unfinished: sent again after
+    webhook_delivery_retention_seconds: int = Field(7 * DAY, ge=3600)
+    webhook_max_per_org: int = Field(16, ge=1)
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _webhook_schedule(cls, v: str) -> str:
+        try:
+            steps = [float(x) for x in v.split(",") if x.strip()]
+        except ValueError:
+            steps = [-1.0]
+        if len(steps) > 20 or any(s <= 0 for s in steps):
+            raise ValueError("JOBGRID_WEBHOOK_RETRY_SCHEDULE must be at most 20 positive "
+                             "numbers of seconds, comma separated (e.g. '60,300,1800,14400')")
+        return v
+
+    @property
+    def webhook_retry_delays(self) -> list[float]:
+        """Seconds to wait before each retry; its length is the number of retries."""
+        return [float(x) for x in self.webhook_retry_schedule.split(",") if x.strip()]
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

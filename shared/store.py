@@ -19,6 +19,7 @@ from shared.models import JobCreate, SchemaIn
 from shared.scripts import Scripts
 from shared.settings import Settings
 from shared.status import JobStatus, Phase
+from shared.webhooks import register_expiry
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,7 @@ class JobStore:
         pipe.pexpireat(k.names, expires)
         pipe.zadd(self.keys.org_jobs(org), {job_id: created})
         pipe.zadd(self.keys.org_updated(org), {job_id: created})
+        register_expiry(pipe, self.keys, org, job_id, expires)
         pipe.publish(self.keys.events_channel, f"{job_id} 1")
         pipe.execute()
         return record
@@ -215,6 +217,8 @@ class JobStore:
                   k.docs, k.parsed, k.results, k.schema, k.names],
             args=[job_id, now, self.keys.events_channel, expires, purge, phase],
         )
+        if int(res) == 1:
+            register_expiry(self.r, self.keys, org, job_id, expires)
         return int(res), str(detail)
 
     def start_fanout(self, job_id: str, pending: list[int], window: int) -> list[int]:

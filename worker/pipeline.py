@@ -20,6 +20,7 @@ from shared.clock import now_ms
 from shared.models import SchemaIn
 from shared.status import JobStatus, Phase
 from shared.store import Begin, JobStore, Recorded
+from shared.webhooks import emit_progress, emit_terminal_event
 from worker import metrics
 from worker.dispatch import Dispatcher
 from worker.extraction import Extractor
@@ -52,8 +53,11 @@ class Ctx:
 
 
 def _fail_job(ctx: Ctx, code: str, message: str) -> None:
-    ctx.store.transition(ctx.job_id, ctx.org, [S.VALIDATING, S.QUEUED, S.IN_PROGRESS],
-                         status=S.FAILED, extra={"error_code": code, "error_message": message})
+    t = ctx.store.transition(ctx.job_id, ctx.org, [S.VALIDATING, S.QUEUED, S.IN_PROGRESS],
+                             status=S.FAILED,
+                             extra={"error_code": code, "error_message": message})
+    if t.ok:
+        emit_terminal_event(ctx.store, ctx.job_id, ctx.org)
 
 
 def _should_run(ctx: Ctx, b: Begin, what: str) -> bool:
@@ -263,6 +267,8 @@ def _after_record(ctx: Ctx, rec: Recorded) -> None:
         ctx.dispatch.extract(ctx.job_id, ctx.org, [rec.next_index], ctx.priority)
     if rec.is_last:
         ctx.dispatch.finalize(ctx.job_id, ctx.org)
+    elif rec.added:
+        emit_progress(ctx.store, ctx.job_id, ctx.org)  # throttled: one SET NX per document
 
 
 def _resend_claim(ctx: Ctx, index: int) -> None:
@@ -286,6 +292,8 @@ def _maybe_finalize(ctx: Ctx) -> None:
 def run_finalize(ctx: Ctx) -> str:
     b = ctx.store.begin_task(ctx.job_id, ctx.org, "finalize")
     if not _should_run(ctx, b, "finalize"):
+        if b.verdict == "skip":  # a first run may have died between the status and the event
+            emit_terminal_event(ctx.store, ctx.job_id, ctx.org)
         return b.verdict
     h = ctx.store.read_job(ctx.job_id)
     if h is None or h.get("status") != S.IN_PROGRESS:
@@ -301,6 +309,7 @@ def run_finalize(ctx: Ctx) -> str:
         t = ctx.store.transition(ctx.job_id, ctx.org, [S.IN_PROGRESS], status=S.COMPLETED)
     if not t.ok:
         return "skip"
+    emit_terminal_event(ctx.store, ctx.job_id, ctx.org)  # once per transition (guarded)
     ctx.store.drop_working_keys(ctx.job_id)
     return "finalized"
 

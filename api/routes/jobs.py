@@ -9,12 +9,14 @@ from flask import Blueprint, Response, request
 
 from api import idempotency, listing
 from api.auth import current_principal
+from api.conditional import etag_matches, job_headers
 from api.http import json_response, parse_job_id, read_body
 from api.lookup import full_job, not_found, owned_job
 from api.services import Services, services
 from api.submit import submit
 from shared.errors import Conflict, Unavailable, Unprocessable
 from shared.status import JobStatus, Phase
+from shared.webhooks import JOB_CANCELLED, emit_job_event
 
 bp = Blueprint("jobs", __name__)
 log = logging.getLogger("jobgrid.api.jobs")
@@ -44,7 +46,14 @@ def list_jobs() -> Response:
 
 @bp.get("/v1/jobs/<job_id>")
 def get_job(job_id: str) -> Response:
-    return json_response(full_job(services(), parse_job_id(job_id), current_principal().org))
+    """The full job, with the status view's ETag (``"<version>-<effective status>"``) and
+    poll hint, so a dashboard can poll it conditionally too (304 with no body)."""
+    svc = services()
+    job = full_job(svc, parse_job_id(job_id), current_principal().org)
+    headers = job_headers(job["version"], JobStatus(job["status"]), svc.settings)
+    if etag_matches(request.headers.get("If-None-Match"), headers[0][1]):
+        return Response(status=304, headers=headers)
+    return json_response(job, 200, dict(headers))
 
 
 @bp.post("/v1/jobs/<job_id>/cancel")
@@ -59,6 +68,10 @@ def cancel_job(job_id: str) -> Response:
             raise not_found(job_id)
         raise Conflict(f"job {job_id} is already {t.detail}; only validating, queued or "
                        "in_progress jobs can be cancelled")
+    try:
+        emit_job_event(svc.store, job_id, org, JOB_CANCELLED)
+    except redis.RedisError as e:  # the cancel happened; a lost event must not turn it into a 503
+        log.error("job %s cancelled, but its webhook event could not be queued: %s", job_id, e)
     return json_response(full_job(svc, job_id, org))
 
 

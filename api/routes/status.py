@@ -1,39 +1,69 @@
-"""The polling endpoints: ``GET /v1/jobs/{id}/status`` (the hot path) and bulk status.
+"""The polling endpoints: ``GET /v1/jobs/{id}/status`` (the hot path, and long polls) and bulk.
 
-Each answers with exactly one Redis round trip: ``status_read.lua`` counts the request in the
-caller's rate window and returns the job hashes in the same call, and the caller's identity
-comes from the in-process key cache. No pydantic model is built here; the payload is a plain
-dict serialized by orjson. Long polling (``?wait=&version=``) and ``/events`` will live in this
-blueprint too, on top of an ``api/pubsub.py`` listener.
+Each answers with exactly one counted Redis round trip: ``status_read.lua`` counts the request
+in the caller's rate window and returns the job hashes in the same call, and the caller's
+identity comes from the in-process key cache. No pydantic model is built here; the payload is a
+plain dict serialized by orjson.
+
+Registering this blueprint also installs :class:`api.hotpath.StatusFastPath` in front of Flask:
+it answers the common poll (key in a header and cached, no query string) with the same
+functions as the view below, without Flask's per-request machinery. Everything else (first
+request of a key, ``?access_token=``, long polls, errors) comes here.
+
+Long poll (``?wait=<s>&version=<n>``): the request registers with the process's ChangeFeed
+*before* its counted read, then sleeps until a worker publishes a change of the job (no busy
+loop), re-reading through :class:`api.pubsub.SharedReads`. It answers as soon as the version
+exceeds ``n`` (default: the version it first read) or the job is terminal, else with the
+unchanged job when the wait ends. Under the production server (gevent) a waiting request is a
+parked greenlet, so it holds no worker that ordinary polls need.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, cast
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Flask, Response, current_app, request
+from flask.blueprints import BlueprintSetupState
+from werkzeug.datastructures import MultiDict
 
 from api import ratelimit
 from api.auth import Principal, current_principal
+from api.conditional import etag_matches, make_etag, poll_after, status_answer
 from api.http import is_job_id, json_response
 from api.lookup import not_found
+from api.pubsub import Push, Watch, push_for
 from api.services import services
 from shared.clock import now_ms
 from shared.errors import ValidationFailed
 from shared.jobview import effective_status, status_payload
-from shared.settings import Settings
-from shared.status import TERMINAL, JobStatus
+from shared.scripts import Scripts
+from shared.status import TERMINAL
+
+__all__ = ["bp", "etag_matches", "make_etag", "poll_after", "read_hashes"]
 
 bp = Blueprint("status", __name__)
 
+STATUS_RULE = "/v1/jobs/<job_id>/status"
 MAX_BULK_IDS = 100
 
 
-def read_hashes(principal: Principal, job_ids: list[str]) -> list[dict[str, str]]:
+@bp.record_once
+def _install_fast_path(state: BlueprintSetupState) -> None:
+    from api.hotpath import StatusFastPath  # imports this module's neighbours: import late
+
+    app = cast(Flask, state.app)
+    app.wsgi_app = StatusFastPath(app, app.wsgi_app)  # type: ignore[method-assign]
+
+
+def read_hashes(principal: Principal, job_ids: list[str],
+                scripts: Scripts | None = None) -> list[dict[str, str]]:
     """Counts the request and reads the jobs' hashes in one Lua call; raises 429 over limit."""
     svc = services()
     window = ratelimit.current_window()
-    res = svc.store.scripts.status_read(
+    res = (scripts or svc.store.scripts).status_read(
         keys=[ratelimit.rate_key(principal, window), *(svc.keys.job(j) for j in job_ids)],
         args=[svc.settings.rate_limit_window_seconds],
     )
@@ -41,47 +71,95 @@ def read_hashes(principal: Principal, job_ids: list[str]) -> list[dict[str, str]
     return [dict(zip(flat[::2], flat[1::2], strict=True)) for flat in res[1:]]
 
 
-def poll_after(status: JobStatus, settings: Settings) -> str | None:
-    """Seconds until the next useful poll: none once terminal, shorter while running."""
-    if status in TERMINAL:
+@dataclass(frozen=True, slots=True)
+class LongPoll:
+    """``?wait=`` seconds (0 to ``long_poll_max_seconds``) and the ``?version=`` to beat."""
+
+    wait: float
+    version: int | None
+
+
+def _number(args: MultiDict[str, str], name: str) -> float | None:
+    raw = args.get(name)
+    if raw is None:
         return None
-    seconds = (settings.poll_after_seconds if status is JobStatus.IN_PROGRESS
-               else settings.poll_after_queued_seconds)
-    return f"{seconds:g}"
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise ValidationFailed(f"query parameter '{name}' must be a non-negative number")
+    return value
 
 
-def make_etag(h: dict[str, str], status: JobStatus) -> str:
-    """Version plus effective status: expiry changes the status without a new version."""
-    return f'"{h.get("version", "0")}-{status.value}"'
+def parse_long_poll(args: MultiDict[str, str], max_wait: int) -> LongPoll | None:
+    """The long-poll parameters, None without ``wait``; 400 for bad values."""
+    wait = _number(args, "wait")
+    version = _number(args, "version")
+    if version is not None and not version.is_integer():
+        raise ValidationFailed("query parameter 'version' must be a non-negative integer")
+    if wait is None:
+        return None
+    if wait > max_wait:
+        raise ValidationFailed(f"query parameter 'wait' must be at most {max_wait} seconds")
+    return LongPoll(wait, None if version is None else int(version))
 
 
-def etag_matches(header: str | None, etag: str) -> bool:
-    if not header:
-        return False
-    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
-    return "*" in tags or etag in tags
-
-
-@bp.get("/v1/jobs/<job_id>/status")
+@bp.get(STATUS_RULE)
 @ratelimit.self_counted
 def job_status(job_id: str) -> Response:
     principal = current_principal()
-    if not is_job_id(job_id):
+    try:
+        if not is_job_id(job_id):
+            raise ValidationFailed(f"job id '{job_id[:80]}' is not a UUID")
+        poll = parse_long_poll(request.args, services().settings.long_poll_max_seconds)
+    except ValidationFailed:
         ratelimit.count_request(principal)
-        raise ValidationFailed(f"job id '{job_id[:80]}' is not a UUID")
+        raise
     job_id = job_id.lower()
+    if poll is not None:
+        return long_poll(principal, job_id, poll)
     h = read_hashes(principal, [job_id])[0]
     if h.get("org") != principal.org:
         raise not_found(job_id)
-    now = now_ms()
-    status = effective_status(h, now)
-    headers = {"ETag": make_etag(h, status), "Cache-Control": "no-cache"}
-    hint = poll_after(status, services().settings)
-    if hint is not None:
-        headers["X-Poll-After"] = hint
-    if etag_matches(request.headers.get("If-None-Match"), headers["ETag"]):
-        return Response(status=304, headers=headers)
-    return json_response(status_payload(h, now), 200, headers)
+    settings = services().settings
+    return status_answer(h, request.headers.get("If-None-Match"), settings, now_ms()).response()
+
+
+def long_poll(principal: Principal, job_id: str, poll: LongPoll) -> Response:
+    settings = services().settings
+    push = push_for(current_app, settings)
+    with push.feed.watch(job_id) as watch:  # before the read: no change can slip between
+        h = read_hashes(principal, [job_id], push.scripts)[0]
+        if h.get("org") != principal.org:
+            raise not_found(job_id)
+        target = poll.version if poll.version is not None else int(h.get("version") or 0)
+        h = wait_for_change(push, watch, h, target, time.monotonic() + poll.wait)
+        if h.get("org") != principal.org:
+            raise not_found(job_id)  # purged while we waited
+    return status_answer(h, request.headers.get("If-None-Match"), settings, now_ms()).response()
+
+
+def seconds_to_expiry(h: dict[str, str], now: int) -> float:
+    """How long until expiry turns the job ``expired`` without any write (inf if never)."""
+    exp = int(h.get("expires_at") or 0)
+    return max(0.0, (exp - now) / 1000 + 0.001) if exp else math.inf
+
+
+def wait_for_change(push: Push, watch: Watch, h: dict[str, str], target: int,
+                    deadline: float) -> dict[str, str]:
+    """The job once its version exceeds ``target`` or it is terminal, else at ``deadline``."""
+    while True:
+        now = now_ms()
+        if int(h.get("version") or 0) > target or effective_status(h, now) in TERMINAL:
+            return h
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return h
+        if watch.wait(min(remaining, seconds_to_expiry(h, now))):
+            h = push.reads.read(watch.job_id, watch.woken_at)
+            if not h:
+                return h
 
 
 def parse_ids(raw: str | None) -> list[str]:

@@ -1,0 +1,145 @@
+"""``GET /v1/jobs/{id}/events``: server-sent events, so a client is told of changes instead of
+polling for them.
+
+The stream sends one ``status`` event (``id:`` = the job's version, ``data:`` = the status
+payload) on connect and one on every change, a comment line every ``sse_heartbeat_seconds``
+(so proxies and the server notice a dead client), and ends after the terminal event.
+
+* Resume: ``Last-Event-ID`` (EventSource sends it when it reconnects) equal to the current
+  version means the client is up to date, so that event is not sent again; for a terminal job
+  the answer is then ``204``, the one status that tells EventSource to stop reconnecting.
+* Before the stream starts, the request is a normal ``/v1`` request: a bad id is 400, another
+  organization's job 404, the rate limit applies, all as JSON. The connection counts once
+  against the rate limit, in the same Redis call as the first read; events cost nothing more.
+* One ChangeFeed subscription per process wakes the stream; re-reads are shared between all
+  streams of the same job (``api.pubsub``). Under the production server (gevent) a stream is a
+  parked greenlet, not a thread.
+* If Redis goes away mid-stream the stream just ends (logged, no stack trace); EventSource
+  reconnects and resumes with ``Last-Event-ID``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+import orjson
+import redis
+from flask import Blueprint, Response, current_app, request
+
+from api import ratelimit
+from api.auth import current_principal
+from api.http import is_job_id
+from api.lookup import not_found
+from api.pubsub import Push, Watch, push_for
+from api.routes.status import read_hashes, seconds_to_expiry
+from api.services import services
+from shared.clock import now_ms
+from shared.errors import ValidationFailed
+from shared.jobview import effective_status, status_payload
+from shared.status import TERMINAL, JobStatus
+
+bp = Blueprint("events", __name__)
+log = logging.getLogger("jobgrid.api.events")
+
+#: Milliseconds EventSource waits before reconnecting after the stream ends.
+RECONNECT_MS = 2000
+HEARTBEAT = b": heartbeat\n\n"
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def parse_last_event_id(raw: str | None) -> int | None:
+    """The version the client saw last; anything but a non-negative integer means none."""
+    raw = (raw or "").strip()
+    return int(raw) if raw.isascii() and raw.isdigit() else None
+
+
+def status_event(h: dict[str, str], now: int) -> bytes:
+    payload = status_payload(h, now)
+    return b"id: %d\nevent: status\ndata: %s\n\n" % (payload["version"], orjson.dumps(payload))
+
+
+class EventStream:
+    """The response body: an iterable whose ``close()`` (called by the WSGI server when the
+    client goes away, or when the response is dropped unsent) always unregisters the watch."""
+
+    def __init__(self, push: Push, watch: Watch, stack: ExitStack, h: dict[str, str],
+                 last_id: int | None) -> None:
+        self.push = push
+        self.watch = watch
+        self.stack = stack
+        self.h = h
+        self.last_id = last_id
+        self.heartbeat = push.settings.sse_heartbeat_seconds
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield b"retry: %d\n\n" % RECONNECT_MS
+            yield from self._events()
+        except redis.RedisError as e:
+            log.warning("event stream of job %s ended: Redis unavailable (%s)",
+                        self.watch.job_id, type(e).__name__)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.stack.close()
+
+    def _events(self) -> Iterator[bytes]:
+        """One event per new (version, effective status): expiry changes the status alone."""
+        h = self.h
+        sent: tuple[int, JobStatus | None] = (-1 if self.last_id is None else self.last_id,
+                                              None)
+        while True:
+            now = now_ms()
+            status = effective_status(h, now)
+            state = (int(h.get("version") or 0), status)
+            if sent[1] is None and state[0] == sent[0]:
+                sent = state  # resumed at the current version: the client has it
+            elif state != sent:
+                yield status_event(h, now)
+                sent = state
+            if status in TERMINAL:
+                return
+            yield from self._wait(seconds_to_expiry(h, now))
+            h = self.push.reads.read(self.watch.job_id, self.watch.woken_at)
+            if not h:
+                return  # purged: nothing more will happen
+
+    def _wait(self, until_expiry: float) -> Iterator[bytes]:
+        """Heartbeats until a wake-up (or until expiry turns the job ``expired``)."""
+        expiry_at = time.monotonic() + until_expiry
+        while True:
+            timeout = min(self.heartbeat, expiry_at - time.monotonic())
+            if self.watch.wait(timeout) or time.monotonic() >= expiry_at:
+                return
+            yield HEARTBEAT
+
+
+@bp.get("/v1/jobs/<job_id>/events")
+@ratelimit.self_counted
+def job_events(job_id: str) -> Response:
+    principal = current_principal()
+    if not is_job_id(job_id):
+        ratelimit.count_request(principal)
+        raise ValidationFailed(f"job id '{job_id[:80]}' is not a UUID")
+    job_id = job_id.lower()
+    last_id = parse_last_event_id(request.headers.get("Last-Event-ID"))
+    push = push_for(current_app, services().settings)
+    stack = ExitStack()
+    try:
+        watch = stack.enter_context(push.feed.watch(job_id))  # before the read
+        h = read_hashes(principal, [job_id], push.scripts)[0]
+        if h.get("org") != principal.org:
+            raise not_found(job_id)
+        if last_id is not None and last_id >= int(h.get("version") or 0) and \
+                effective_status(h, now_ms()) in TERMINAL:
+            stack.close()
+            return Response(status=204, headers=STREAM_HEADERS)
+    except BaseException:
+        stack.close()
+        raise
+    stream = EventStream(push, watch, stack, h, last_id)
+    return Response(stream, mimetype="text/event-stream", headers=STREAM_HEADERS)

@@ -1,0 +1,429 @@
+"""Webhooks, shared by the API (registration, delivery log) and the workers (emission).
+
+Storage (keys in ``shared.keys``): one hash per webhook and a per-organization index; one hash
+per delivery (the event body, its status and every attempt as fields ``a:1``, ``a:2`` ...) so
+the delivery log is one HGETALL per delivery; and the ``{prefix}:webhooks:due`` sorted set of
+deliveries waiting for an attempt, which workers sweep (``worker.webhooks``).
+
+Emission is Redis-only: it writes the event and its deliveries and marks them due, without a
+broker message. That keeps it callable from the API (cancel) as well as from workers, and lets
+the sweeper be the only place that turns due deliveries into Celery tasks, so no retry delay
+ever becomes a Celery countdown (``../shared/PITFALLS.md`` 2).
+
+Exactly once per transition: ``webhook_emit.lua`` sets the field ``<event>:<transition>`` of the
+job's ``emitted`` hash with HSETNX in the same script that creates the deliveries. The transition
+marker is the job's ``completed_at`` (``expires_at`` for ``job.expired``), which every emitter
+of the same transition reads alike. ``attempt_count`` would not do: a redelivered finalize
+bumps it, so the second emitter would see another value and emit a duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
+
+import orjson
+import redis
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from redis.commands.core import Script
+
+from shared.clock import iso_ms, now_ms
+from shared.jobview import effective_status, status_payload
+from shared.keys import Keys
+from shared.settings import Settings
+from shared.status import TERMINAL, JobStatus
+from shared.webhook_secrets import configured_keys, seal, unseal
+
+if TYPE_CHECKING:  # shared.store may call register_expiry: no import cycle at run time
+    from shared.store import JobStore
+
+JOB_COMPLETED = "job.completed"
+JOB_FAILED = "job.failed"
+JOB_CANCELLED = "job.cancelled"
+JOB_EXPIRED = "job.expired"
+JOB_PROGRESS = "job.progress"
+EVENTS: tuple[str, ...] = (JOB_COMPLETED, JOB_FAILED, JOB_CANCELLED, JOB_EXPIRED, JOB_PROGRESS)
+
+#: the status a job must show for its terminal event to be emitted
+EVENT_STATUS: dict[str, JobStatus] = {
+    JOB_COMPLETED: JobStatus.COMPLETED,
+    JOB_FAILED: JobStatus.FAILED,
+    JOB_CANCELLED: JobStatus.CANCELLED,
+    JOB_EXPIRED: JobStatus.EXPIRED,
+}
+STATUS_EVENT: dict[JobStatus, str] = {v: k for k, v in EVENT_STATUS.items()}
+
+DELIVERIES_KEPT = 100
+SECRET_PREFIX = "whsec_"
+USER_AGENT = "jobgrid-webhooks/1"
+DeliveryStatus = Literal["pending", "succeeded", "failed"]
+
+
+# ------------------------------------------------------------------------------ models
+class WebhookCreate(BaseModel):
+    """``POST /v1/webhooks`` body. ``secret`` is generated when not given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: Annotated[str, Field(min_length=1, max_length=2048,
+                              examples=["https://example.com/hooks/jobgrid"])]
+    events: Annotated[list[str], Field(min_length=1, max_length=len(EVENTS),
+                                       examples=[[JOB_COMPLETED, JOB_FAILED]])]
+    secret: Annotated[str | None, Field(min_length=16, max_length=256,
+                                        pattern=r"^[\x21-\x7e]+$")] = None
+
+    @field_validator("events")
+    @classmethod
+    def _known_events(cls, v: list[str]) -> list[str]:
+        unknown = [e for e in v if e not in EVENTS]
+        if unknown:
+            raise ValueError(f"unknown event(s) {', '.join(repr(e) for e in unknown)}; "
+                             f"known events: {', '.join(EVENTS)}")
+        return list(dict.fromkeys(v))
+
+
+class WebhookOut(BaseModel):
+    id: str = Field(examples=["wh_3f9a0c2e1b7d4e8f"])
+    object: Literal["webhook"] = "webhook"
+    url: str
+    events: list[str]
+    created_at: str
+
+
+class WebhookCreated(WebhookOut):
+    """The answer to a creation: the only time the secret is shown."""
+
+    secret: str
+
+
+class WebhookList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[WebhookOut]
+
+
+class WebhookDeleted(BaseModel):
+    id: str
+    object: Literal["webhook"] = "webhook"
+    deleted: Literal[True] = True
+
+
+class DeliveryAttempt(BaseModel):
+    at: str
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+class DeliveryOut(BaseModel):
+    id: str
+    event_id: str
+    type: str
+    job_id: str
+    status: DeliveryStatus
+    attempts: list[DeliveryAttempt]
+    next_retry_at: str | None
+    created_at: str
+
+
+class DeliveryList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[DeliveryOut]
+
+
+class WebhookEvent(BaseModel):
+    """What a receiver gets; ``created_at`` in Unix seconds like the status payload in ``data``."""
+
+    id: str = Field(examples=["evt_1c0f6a7e2d9b4a3c8e5f7a10"])
+    type: str
+    created_at: int
+    data: dict[str, Any]
+
+
+# ----------------------------------------------------------------------------- records
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """A stored webhook; ``sealed_secret`` is the encrypted signing secret."""
+
+    id: str
+    org: str
+    url: str
+    events: tuple[str, ...]
+    sealed_secret: str
+    created_at: int
+
+    @classmethod
+    def from_hash(cls, h: dict[str, str]) -> Webhook:
+        return cls(id=h["id"], org=h["org"], url=h["url"], events=tuple(h["events"].split(",")),
+                   sealed_secret=h["secret"], created_at=int(h["created_at"]))
+
+    def out(self) -> WebhookOut:
+        return WebhookOut(id=self.id, url=self.url, events=list(self.events),
+                          created_at=iso_ms(self.created_at) or "")
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A stored delivery: one event for one webhook, and its attempts so far."""
+
+    id: str
+    webhook_id: str
+    org: str
+    event_id: str
+    type: str
+    job_id: str
+    status: DeliveryStatus
+    attempt_count: int
+    next_retry_at: int | None
+    created_at: int
+    body: bytes
+    attempts: tuple[dict[str, Any], ...]
+
+    @classmethod
+    def from_hash(cls, h: dict[str, str]) -> Delivery:
+        n = int(h.get("attempt_count") or 0)
+        attempts = tuple(orjson.loads(h[f"a:{i}"]) for i in range(1, n + 1) if f"a:{i}" in h)
+        status: DeliveryStatus = "pending"
+        if h.get("status") in ("succeeded", "failed"):
+            status = "succeeded" if h["status"] == "succeeded" else "failed"
+        return cls(id=h["id"], webhook_id=h["webhook_id"], org=h["org"], event_id=h["event_id"],
+                   type=h["type"], job_id=h["job_id"], status=status, attempt_count=n,
+                   next_retry_at=int(h["next_retry_at"]) if h.get("next_retry_at") else None,
+                   created_at=int(h["created_at"]), body=h.get("body", "").encode("utf-8"),
+                   attempts=attempts)
+
+    def out(self) -> DeliveryOut:
+        return DeliveryOut(
+            id=self.id, event_id=self.event_id, type=self.type, job_id=self.job_id,
+            status=self.status,
+            attempts=[DeliveryAttempt(at=iso_ms(int(a["at"])) or "", status_code=a["status_code"],
+                                      error=a["error"], duration_ms=int(a["duration_ms"]))
+                      for a in self.attempts],
+            next_retry_at=iso_ms(self.next_retry_at), created_at=iso_ms(self.created_at) or "",
+        )
+
+
+# ----------------------------------------------------------------------------- signing
+def generate_secret() -> str:
+    return SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_id(prefix: str, nbytes: int = 12) -> str:
+    return f"{prefix}_{secrets.token_hex(nbytes)}"
+
+
+def signature(body: bytes, secret: str, timestamp: int) -> str:
+    """Hex HMAC-SHA256 of ``"<timestamp>.<body>"`` keyed with the webhook's secret."""
+    msg = str(timestamp).encode("ascii") + b"." + body
+    return hmac.new(secret.encode("utf-8"), msg, hashlib.sha256).hexdigest()
+
+
+def signature_header(body: bytes, secret: str, timestamp: int) -> str:
+    """The ``Jobgrid-Signature`` value: ``t=<unix>,v1=<hex>``."""
+    return f"t={timestamp},v1={signature(body, secret, timestamp)}"
+
+
+# ------------------------------------------------------------------------------ scripts
+@cache
+def _lua(name: str) -> str:
+    return (resources.files("shared") / "lua" / f"{name}.lua").read_text(encoding="utf-8")
+
+
+def script(client: redis.Redis, name: str) -> Script:
+    """One of the ``webhook_*.lua`` scripts bound to ``client`` (EVALSHA, reload on NOSCRIPT)."""
+    return client.register_script(_lua(name))
+
+
+# ------------------------------------------------------------------------------ storage
+def _strings(h: Any) -> dict[str, str]:
+    """A hash read by a ``decode_responses=True`` client (redis-py types it as bytes | str)."""
+    return cast(dict[str, str], h)
+
+
+class WebhookStore:
+    """Webhook registrations and their delivery log for one Redis client."""
+
+    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+        self.r = client
+        self.settings = settings
+        self.keys = Keys(settings.key_prefix)
+
+    def count(self, org: str) -> int:
+        return int(self.r.zcard(self.keys.org_webhooks(org)))
+
+    def create(self, org: str, req: WebhookCreate, created: int | None = None) -> WebhookCreated:
+        """Stores the webhook with its secret sealed; returns it with the clear secret."""
+        created = created if created is not None else now_ms()
+        secret = req.secret or generate_secret()
+        wh_id = new_id("wh", 8)
+        sealed = seal(secret, configured_keys(self.settings.webhook_secret_key))
+        record: dict[Any, str] = {"id": wh_id, "org": org, "url": req.url,
+                                  "events": ",".join(req.events), "secret": sealed,
+                                  "created_at": str(created)}
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hset(self.keys.webhook(org, wh_id), mapping=record)
+        pipe.zadd(self.keys.org_webhooks(org), {wh_id: created})
+        pipe.execute()
+        return WebhookCreated(id=wh_id, url=req.url, events=list(req.events),
+                              created_at=iso_ms(created) or "", secret=secret)
+
+    def get(self, org: str, wh_id: str) -> Webhook | None:
+        h = _strings(self.r.hgetall(self.keys.webhook(org, wh_id)))
+        return Webhook.from_hash(h) if h else None
+
+    def webhooks(self, org: str) -> list[Webhook]:
+        """The organization's webhooks, oldest first (their number is capped)."""
+        ids = cast(list[str], self.r.zrange(self.keys.org_webhooks(org), 0, -1))
+        pipe = self.r.pipeline(transaction=False)
+        for wh_id in ids:
+            pipe.hgetall(self.keys.webhook(org, wh_id))
+        return [Webhook.from_hash(h) for h in pipe.execute() if h]
+
+    def subscribers(self, org: str, event_type: str) -> list[Webhook]:
+        return [w for w in self.webhooks(org) if event_type in w.events]
+
+    def delete(self, org: str, wh_id: str) -> bool:
+        """Removes the webhook; its pending deliveries close as failed when next attempted."""
+        pipe = self.r.pipeline(transaction=True)
+        pipe.delete(self.keys.webhook(org, wh_id))
+        pipe.zrem(self.keys.org_webhooks(org), wh_id)
+        pipe.delete(self.keys.webhook_deliveries(wh_id))
+        removed, _, _ = pipe.execute()
+        return bool(removed)
+
+    def secret(self, webhook: Webhook) -> str:
+        return unseal(webhook.sealed_secret, configured_keys(self.settings.webhook_secret_key))
+
+    def delivery(self, delivery_id: str) -> Delivery | None:
+        h = _strings(self.r.hgetall(self.keys.webhook_delivery(delivery_id)))
+        return Delivery.from_hash(h) if h else None
+
+    def deliveries(self, wh_id: str, limit: int = DELIVERIES_KEPT) -> list[Delivery]:
+        """The webhook's most recent deliveries, newest first."""
+        ids = cast(list[str], self.r.zrevrange(self.keys.webhook_deliveries(wh_id), 0, limit - 1))
+        pipe = self.r.pipeline(transaction=False)
+        for d_id in ids:
+            pipe.hgetall(self.keys.webhook_delivery(d_id))
+        return [Delivery.from_hash(h) for h in pipe.execute() if h]
+
+
+# ----------------------------------------------------------------------------- emission
+def delivery_ttl_ms(settings: Settings) -> int:
+    """How long a delivery is kept: the retention, and never less than its whole retry run."""
+    run = sum(settings.webhook_retry_delays) + settings.webhook_lease_seconds + 3600
+    return int(max(settings.webhook_delivery_retention_seconds, run) * 1000)
+
+
+def transition_marker(h: dict[str, str], event_type: str) -> str:
+    """What tells one transition of the job from another (see the module docstring)."""
+    if event_type == JOB_EXPIRED:
+        return h.get("expires_at", "")
+    if event_type == JOB_PROGRESS:
+        return h.get("version", "")
+    return h.get("completed_at", "")
+
+
+def status_matches(h: dict[str, str], event_type: str, now: int) -> bool:
+    """True when the job currently shows the state the event announces."""
+    status = effective_status(h, now)
+    if event_type == JOB_PROGRESS:
+        return status not in TERMINAL
+    return EVENT_STATUS.get(event_type) is status
+
+
+def event_body(event_id: str, event_type: str, h: dict[str, str], now: int) -> bytes:
+    """The exact bytes sent (and signed) on every attempt of every delivery of the event."""
+    return orjson.dumps({"id": event_id, "type": event_type, "created_at": now // 1000,
+                         "data": status_payload(h, now)})
+
+
+def _emit(store: JobStore, h: dict[str, str], event_type: str, hooks: list[Webhook],
+          now: int) -> int:
+    k, s = store.keys, store.settings
+    event_id = new_id("evt")
+    keys: list[str] = [k.webhook_emitted(h["id"]), k.webhooks_due]
+    args: list[str | int | bytes] = [
+        f"{event_type}:{transition_marker(h, event_type)}", event_id,
+        int(h.get("purge_at") or now + s.retention_seconds * 1000), now, delivery_ttl_ms(s),
+        DELIVERIES_KEPT, event_body(event_id, event_type, h, now), event_type, h["id"], h["org"],
+    ]
+    for hook in hooks:
+        delivery_id = new_id("dlv")
+        keys += [k.webhook_delivery(delivery_id), k.webhook_deliveries(hook.id)]
+        args += [delivery_id, hook.id]
+    return int(script(store.r, "webhook_emit")(keys=keys, args=args))
+
+
+def emit_job_event(store: JobStore, job_id: str, org: str, event_type: str) -> int:
+    """Emits ``event_type`` for the job's current transition to every subscribed webhook.
+
+    Call it after a transition succeeded; calling it again (a second finalize, a redelivered
+    task, a racing process) emits nothing. It does nothing when the job does not show the
+    announced state any more (a retry got in between) or no webhook wants the event.
+    Returns the number of deliveries created. Redis errors propagate to the caller.
+    """
+    if event_type not in EVENTS:
+        raise ValueError(f"unknown webhook event {event_type!r}")
+    h = store.read_job(job_id)
+    if h is None or h.get("org") != org:
+        return 0
+    return _emit_for_hash(store, h, event_type, now_ms())
+
+
+def _emit_for_hash(store: JobStore, h: dict[str, str], event_type: str, now: int) -> int:
+    if not status_matches(h, event_type, now):
+        return 0
+    hooks = WebhookStore(store.r, store.settings).subscribers(h["org"], event_type)
+    return _emit(store, h, event_type, hooks, now) if hooks else 0
+
+
+def emit_terminal_event(store: JobStore, job_id: str, org: str) -> int:
+    """The terminal event of the job's current status (``job.completed`` for a completed job
+    ...), or nothing while it is not terminal. Safe to call again: see ``emit_job_event``."""
+    h = store.read_job(job_id)
+    if h is None or h.get("org") != org:
+        return 0
+    now = now_ms()
+    event_type = STATUS_EVENT.get(effective_status(h, now))
+    return _emit_for_hash(store, h, event_type, now) if event_type else 0
+
+
+def emit_for_status(store: JobStore, job_id: str, org: str, status: JobStatus | str) -> int:
+    """``emit_job_event`` for the event a terminal status announces (0 for other statuses)."""
+    event_type = STATUS_EVENT.get(JobStatus(status))
+    return emit_job_event(store, job_id, org, event_type) if event_type else 0
+
+
+def emit_progress(store: JobStore, job_id: str, org: str) -> int:
+    """A ``job.progress`` event, at most one per job per ``webhook_progress_interval_seconds``.
+
+    Costs one ``SET NX`` per call; only the caller that opens the gate reads the webhooks.
+    """
+    gate_ms = int(store.settings.webhook_progress_interval_seconds * 1000)
+    if not store.r.set(store.keys.webhook_progress_gate(job_id), "1", nx=True, px=gate_ms):
+        return 0
+    return emit_job_event(store, job_id, org, JOB_PROGRESS)
+
+
+def expiry_member(org: str, job_id: str) -> str:
+    return f"{org}|{job_id}"
+
+
+def register_expiry(
+    pipe_or_redis: redis.Redis, keys: Keys, org: str, job_id: str, expires_at: int
+) -> None:
+    """Notes the job's ``expires_at`` (ms) so the sweeper emits ``job.expired`` then.
+
+    Call it wherever ``expires_at`` is set (job creation, retry), inside the same pipeline
+    when there is one; a later call for the same job replaces the deadline.
+    """
+    pipe_or_redis.zadd(keys.expiries, {expiry_member(org, job_id): expires_at})
+
+
+def unregister_expiry(pipe_or_redis: redis.Redis, keys: Keys, org: str, job_id: str) -> None:
+    """Forgets the job's deadline: for a submission rolled back or a job deleted early."""
+    pipe_or_redis.zrem(keys.expiries, expiry_member(org, job_id))
