@@ -5,11 +5,14 @@ command from :func:`server_argv`, so the server measured by ``bench/polling.py``
 server that runs.
 
 The choice is **gunicorn with gevent workers**. Server-sent events and long polls hold a
-request open for seconds to minutes; under sync or gthread workers each of them pins an OS
-thread (or a whole process), so a few dozen open streams starve ordinary polls. Under gevent
-an open stream is a parked greenlet of a few KiB and the process keeps serving polls, while
-short requests run about as fast as under gthread (see the table in ``docs/polling.md``).
-The other kinds stay here so the benchmark can compare them in one run.
+request open for seconds to minutes; under sync or gthread workers, and under granian's WSGI
+mode, each of them pins an OS thread (or a whole process): with 64 streams open the measured
+status throughput of all three was zero, while gevent kept answering (an open stream is a
+parked greenlet; 1,000 of them cost about 40 MiB). The price, measured: a plain poll costs
+more CPU under gevent (about 800 us here) than under sync (593) or granian (513), so the
+alternative if poll throughput ever matters more is a split - granian for everything, gevent
+for the streams behind a proxy rule (``docs/polling.md``). The other kinds stay here so the
+benchmark can compare them in one run (``bench/polling.py --compare-servers``).
 """
 
 from __future__ import annotations

@@ -48,7 +48,8 @@ from shared.status import TERMINAL  # noqa: E402
 
 TARGET_PRECISION = 0.98
 TARGET_RECALL = 0.90
-DEFAULT_SETS = ("samples/invoices", "samples/holdout", "samples/unseen", "samples/claims")
+DEFAULT_SETS = ("samples/invoices", "samples/holdout", "samples/unseen", "samples/claims",
+                "samples/forms")
 GATED_SETS = frozenset({"invoices"})
 SKIP_FILES = frozenset({"schema.json", "ground_truth.json"})
 MIME_TYPES = {".md": "text/markdown", ".txt": "text/plain", ".html": "text/html",

@@ -84,10 +84,11 @@ def demo(port: int, concurrency: int, samples: Path | None) -> int:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1))
-@click.option("--threads", default=16, show_default=True, type=click.IntRange(min=1))
-def api(host: str, port: int, workers: int, threads: int) -> int:
-    """Serve the HTTP API with gunicorn (settings from JOBGRID_* variables)."""
-    _exec(gunicorn_argv(host, port, workers=workers, threads=threads))
+@click.option("--access-log/--no-access-log", default=False, show_default=True,
+              help="Log every request (costs about a quarter of a poll's CPU).")
+def api(host: str, port: int, workers: int, access_log: bool) -> int:
+    """Serve the HTTP API: gunicorn with gevent workers (settings from JOBGRID_* variables)."""
+    _exec(gunicorn_argv(host, port, workers=workers, access_log=access_log))
     return EXIT_USAGE  # pragma: no cover
 
 

@@ -55,16 +55,12 @@ def default_concurrency() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def gunicorn_argv(host: str, port: int, *, workers: int = 2, threads: int = 16) -> list[str]:
-    """gthread workers: SSE and long polls hold a thread each, not a whole process."""
-    return [
-        sys.executable, "-m", "gunicorn",
-        "-w", str(workers), "-k", "gthread", "--threads", str(threads),
-        "-b", f"{host}:{port}",
-        "--graceful-timeout", "5",
-        "--access-logfile", "-", "--error-logfile", "-",
-        "api.wsgi:app",
-    ]
+def gunicorn_argv(host: str, port: int, *, workers: int = 2, access_log: bool = True) -> list[str]:
+    """The production server (``api.server``: gunicorn + gevent, chosen by measurement), with
+    an access log for a local stack."""
+    from api.server import server_argv
+
+    return server_argv(host, port, workers, access_log=access_log)
 
 
 def celery_worker_argv(
@@ -127,7 +123,6 @@ class LaunchConfig:
     port: int = 8000  # 0 = any free port
     concurrency: int = field(default_factory=default_concurrency)
     api_workers: int = 2
-    api_threads: int = 16
     #: None: children write to this terminal; else one log file per child in this folder.
     log_dir: Path | None = None
     ready_timeout: float = 60.0
@@ -214,9 +209,7 @@ class Launcher:
         if cfg.log_dir:
             cfg.log_dir.mkdir(parents=True, exist_ok=True)
         self._prepare_env()
-        api_argv = cfg.api_argv or gunicorn_argv(
-            cfg.host, self.port, workers=cfg.api_workers, threads=cfg.api_threads
-        )
+        api_argv = cfg.api_argv or gunicorn_argv(cfg.host, self.port, workers=cfg.api_workers)
         worker_argv = cfg.worker_argv or celery_worker_argv(
             all_queues(), concurrency=cfg.concurrency, hostname="jobgrid-up@%h"
         )

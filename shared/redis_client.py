@@ -11,7 +11,9 @@ from shared.settings import Settings
 
 def make_redis(url: str, *, socket_timeout: float = 2.0, max_connections: int = 64) -> redis.Redis:
     """A client that answers strings and never hangs longer than ``socket_timeout``."""
-    return redis.Redis.from_url(
+    # a blocking pool: under gevent more greenlets than connections wait their turn
+    # (up to the socket timeout) instead of failing with "Too many connections"
+    pool = redis.BlockingConnectionPool.from_url(
         url,
         decode_responses=True,
         socket_timeout=socket_timeout,
@@ -22,7 +24,9 @@ def make_redis(url: str, *, socket_timeout: float = 2.0, max_connections: int = 
         # connection is stale, and the first command on each would otherwise fail
         retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
         max_connections=max_connections,
+        timeout=socket_timeout,
     )
+    return redis.Redis(connection_pool=pool)
 
 
 def redis_from_settings(settings: Settings) -> redis.Redis:

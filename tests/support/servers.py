@@ -28,6 +28,7 @@ from typing import Any
 
 import requests
 
+from api.server import server_argv
 from jobgrid.procs import child_pids, free_port, group_pids, http_ok, spawn, stop_groups, tail
 from support.env import API_KEY_A, SettingsEnv
 from support.logs import REGISTRY
@@ -284,12 +285,8 @@ class ApiServer(ManagedProcess):
             if "JOBGRID_BASE_URL" in self.settings_env.env:
                 extra["JOBGRID_BASE_URL"] = self.settings_env.env["JOBGRID_BASE_URL"]
             self.env = self.settings_env.child_env(extra)
-            self.argv = [
-                sys.executable, "-m", "gunicorn", "-w", str(self.workers), "-k", "gthread",
-                "--threads", str(self.threads), "-b", f"127.0.0.1:{self.port}",
-                "--graceful-timeout", "3", "--timeout", "120",
-                "--access-logfile", "-", "--error-logfile", "-", "api.wsgi:app",
-            ]
+            # the production server (api.server), with an access log for failing tests' reports
+            self.argv = server_argv("127.0.0.1", self.port, self.workers, access_log=True)
             self._spawn()
             deadline = time.monotonic() + ready_timeout
             while time.monotonic() < deadline:

@@ -1,0 +1,368 @@
+"""Status polling and push, measured against bare baselines and Celery Flower in one run.
+
+    python bench/polling.py [--seconds 10] [--warmup 2] [--size-docs 10000]
+                            [--sse-watchers 1000] [--sse-jobs 100] [--sse-rate 50]
+                            [--compare-servers] [--json bench/results/polling.json]
+
+Needs wrk (``apt-get install -y wrk``) and the ``bench`` extra (Flower). Starts a private
+redis-server, then serves every HTTP row with the production server (``api.server``: the same
+worker class, 2 processes) and drives it with wrk at 32 connections:
+
+  baseline-const      a bare Flask view returning a constant JSON body
+  baseline-hash       a bare Flask view doing one HGETALL of a job hash
+  jobgrid-status      GET /v1/jobs/{id}/status, auth and rate limit on
+  jobgrid-status-304  the same with If-None-Match
+  flower-task-info    Flower's /api/task/info/<id> for a finished task (peer)
+  flower-task-result  Flower's /api/task/result/<id> (reads the Celery result backend)
+
+Also: status latency for a 1-document vs a ``--size-docs`` job (both run by a real worker),
+Redis memory per job, and SSE: ``--sse-watchers`` streams on ONE API process, its RSS and the
+delay from a worker-side write to the event. ``--compare-servers`` adds the server-choice
+table (sync, gthread, gevent, granian: status and baseline-hash, and status while 64 streams
+are open). The machine is shared: run it on a quiet one and read ratios, not absolutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _http import (  # noqa: E402
+    Server,
+    Target,
+    WrkResult,
+    bench_env,
+    interleave,
+    require_wrk,
+    rss_mib,
+    serve,
+    wrk,
+)
+from _sse import Timings, percentile, publisher, run_watchers  # noqa: E402
+from _stack import BENCH, ROOT, env_for, job_request, private_redis, run_job, worker  # noqa: E402
+
+from api.server import PRODUCTION, SERVER_KINDS  # noqa: E402
+from jobgrid.procs import free_port, http_ok, spawn, stop_groups, tail  # noqa: E402
+from shared.clock import now_ms  # noqa: E402
+from shared.settings import Settings  # noqa: E402
+from shared.status import JobStatus, Phase  # noqa: E402
+from shared.store import JobStore  # noqa: E402
+
+KEY, ORG = "bench-polling-key", "org_bench"
+AUTH = (("Api-Key", KEY),)
+RESULTS = BENCH / "results"
+
+
+# ------------------------------------------------------------------------ jobs
+def running_job(store: JobStore, docs: int) -> str:
+    """A job in execution with one document done: what a poller typically watches."""
+    req = job_request(docs)
+    assert req.schema_ is not None
+    job_id = str(uuid.uuid4())
+    store.create_job(job_id, ORG, req, req.schema_, None)
+    store.transition(job_id, ORG, [JobStatus.VALIDATING], status=JobStatus.IN_PROGRESS,
+                     phase=Phase.EXECUTE, extra={"started_at": now_ms(),
+                                                 "exec_started_at": now_ms()})
+    return job_id
+
+
+def job_memory(r: redis.Redis, store: JobStore, job_id: str) -> dict[str, Any]:
+    """MEMORY USAGE (every element counted) of all of a job's keys, and per document."""
+    k = store.job_keys(job_id)
+    sizes = {f.name: int(r.memory_usage(getattr(k, f.name), samples=0) or 0) for f in fields(k)}
+    docs = int(r.hget(store.keys.job(job_id), "document_count") or 1)
+    total = sum(sizes.values())
+    record = sizes["job"] + sizes["schema"] + sizes["timeline"]
+    return {"documents": docs, "total_bytes": total, "bytes_per_document": round(total / docs),
+            "status_record_bytes": record,
+            "keys": {n: v for n, v in sizes.items() if v}}
+
+
+# ------------------------------------------------------------------- HTTP rows
+def etag_of(url: str) -> str:
+    req = urllib.request.Request(url, headers=dict(AUTH))
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        return str(resp.headers["ETag"])
+
+
+def http_rows(env: dict[str, str], args: argparse.Namespace, poll_job: str,
+              sizes: dict[str, str]) -> dict[str, WrkResult]:
+    """Every HTTP row, all servers up at once, interleaved (``_http.interleave``)."""
+    with ExitStack() as stack:
+        base = stack.enter_context(serve(env, kind=PRODUCTION, app="baseline_app:app"))
+        api = stack.enter_context(serve(env, kind=PRODUCTION))
+        fl = stack.enter_context(flower(env))
+        status = f"{api.url}/v1/jobs/{poll_job}/status"
+        b, a = base.proc.pid, api.proc.pid
+        targets: dict[str, Target] = {
+            "baseline-const": (f"{base.url}/const", (), b),
+            "baseline-hash": (f"{base.url}/hash/{poll_job}", (), b),
+            "jobgrid-status": (status, AUTH, a),
+            "jobgrid-status-304": (status, (*AUTH, ("If-None-Match", etag_of(status))), a),
+            "flower-task-info": (f"{fl.url}/api/task/info/{fl.task_id}", (), fl.pgid),
+            "flower-task-result": (f"{fl.url}/api/task/result/{fl.task_id}", (), fl.pgid),
+        }
+        for label, job_id in sizes.items():
+            targets[f"status-{label}"] = (f"{api.url}/v1/jobs/{job_id}/status", AUTH, a)
+        return interleave(targets, seconds=args.seconds, warmup=args.warmup,
+                          rounds=args.rounds)
+
+
+@dataclass(frozen=True)
+class Flower:
+    url: str
+    task_id: str
+    pgid: int  # Flower's own process (the worker runs in another group)
+
+
+@contextmanager
+def flower(env: dict[str, str]) -> Iterator[Flower]:
+    """Flower and a worker of ``bench/flower_app.py``, and one finished task Flower saw."""
+    port = free_port()
+    e = {**bench_env(env), "FLOWER_UNAUTHENTICATED_API": "true"}
+    log = RESULTS / "polling-flower.log"
+    fl = spawn([sys.executable, "-m", "celery", "-A", "flower_app", "flower", f"--port={port}",
+                "--address=127.0.0.1", "--logging=warning"], env=e, cwd=ROOT, log_path=log)
+    wk = spawn([sys.executable, "-m", "celery", "-A", "flower_app", "worker", "-E", "--pool",
+                "solo", "-Q", "flowerbench", "-n", "flowerbench@%h", "--without-gossip",
+                "--without-mingle", "-l", "WARNING"], env=e, cwd=ROOT, log_path=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while not http_ok(f"{url}/healthcheck"):
+            if time.monotonic() > deadline or fl.poll() is not None:
+                raise RuntimeError(f"flower did not start:\n{tail(log, 40)}")
+            time.sleep(0.2)
+        yield Flower(url, finished_task(url), fl.pid)
+    finally:
+        stop_groups([fl, wk], timeout=10)
+
+
+def finished_task(url: str) -> str:
+    """Sends tasks until Flower's event-fed state shows one as SUCCESS (it must be listening
+    when the task runs); returns its id."""
+    import flower_app
+
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        result = flower_app.add.delay(2, 3)
+        assert result.get(timeout=60) == 5
+        for _ in range(50):
+            try:
+                with urllib.request.urlopen(f"{url}/api/task/info/{result.id}", timeout=2) as r:
+                    if json.loads(r.read()).get("state") == "SUCCESS":
+                        return str(result.id)
+            except OSError:
+                pass
+            time.sleep(0.1)
+    raise RuntimeError("flower never saw a finished task")
+
+
+# --------------------------------------------------------------------------- SSE
+def sse_row(env: dict[str, str], store: JobStore, args: argparse.Namespace) -> dict[str, Any]:
+    writes_per_job = int(args.sse_rate * args.seconds / args.sse_jobs) + 2
+    jobs = [running_job(store, writes_per_job) for _ in range(args.sse_jobs)]
+    versions = {j: int(store.r.hget(store.keys.job(j), "version") or 0) for j in jobs}
+    timings = Timings()
+    with serve(env, kind=PRODUCTION, workers=1) as server:
+        pid = server.worker_pids()[0]
+        idle = rss_mib(pid)
+        peak = RssPeak(pid)
+        pub = publisher(store, ORG, jobs, args.sse_rate, args.seconds, timings, versions)
+        host, port = server.url.removeprefix("http://").split(":")
+        opened = asyncio.run(run_watchers(host, int(port), KEY, jobs, args.sse_watchers,
+                                          timings, pub))
+        peak.stop()
+    delays = timings.delays_ms()
+    expected = len(timings.written) * args.sse_watchers // args.sse_jobs
+    return {"watchers": args.sse_watchers, "jobs": args.sse_jobs,
+            "writes": len(timings.written), "events_expected": expected,
+            "events_received": len(delays), "seconds_to_open_all": round(opened, 2),
+            "rss_idle_mib": round(idle, 1), "rss_peak_mib": round(peak.value, 1),
+            "delay_p50_ms": round(percentile(delays, 50), 2),
+            "delay_p95_ms": round(percentile(delays, 95), 2),
+            "delay_p99_ms": round(percentile(delays, 99), 2),
+            "failures": timings.failures[:5], "failure_count": len(timings.failures)}
+
+
+class RssPeak:
+    """Samples a process's RSS every 0.2 s in the background; ``value`` is the maximum."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.value = pid, rss_mib(pid)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self.value = max(self.value, rss_mib(self.pid))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# ----------------------------------------------------------------- server choice
+def hold_streams(server: Server, job_id: str, n: int) -> list[socket.socket]:
+    """``n`` open SSE requests that are never read: each one a parked stream server-side."""
+    host, port = server.url.removeprefix("http://").split(":")
+    socks = []
+    for _ in range(n):
+        s = socket.create_connection((host, int(port)), timeout=5)
+        s.sendall(f"GET /v1/jobs/{job_id}/events HTTP/1.1\r\nHost: {host}\r\n"
+                  f"Api-Key: {KEY}\r\n\r\n".encode())
+        socks.append(s)
+    time.sleep(1.0)
+    return socks
+
+
+def compare_servers(env: dict[str, str], args: argparse.Namespace,
+                    job_id: str) -> list[dict[str, Any]]:
+    """Per server kind: baseline-hash and status interleaved, then status while 64 SSE
+    requests are held open (the streams' cost to ordinary polls)."""
+    out = []
+    for kind in SERVER_KINDS:
+        with serve(env, kind=kind, app="baseline_app:app") as base, serve(env, kind=kind) as s:
+            status = f"{s.url}/v1/jobs/{job_id}/status"
+            pair = interleave({"baseline-hash": (f"{base.url}/hash/{job_id}", (), base.proc.pid),
+                               "jobgrid-status": (status, AUTH, s.proc.pid)},
+                              seconds=args.seconds, warmup=args.warmup, rounds=args.rounds)
+            row: dict[str, Any] = {"server": kind, **{k: v.as_dict() for k, v in pair.items()}}
+            socks = hold_streams(s, job_id, 64)
+            try:
+                row["status-with-64-streams"] = wrk(status, seconds=max(3, args.seconds / 2),
+                                                    headers=dict(AUTH), pgid=s.proc.pid
+                                                    ).as_dict()
+            finally:
+                for sock in socks:
+                    sock.close()
+        out.append(row)
+        print(f"  {kind}: " + ", ".join(
+            f"{k} {v['rps']:,.0f} req/s p99 {v['p99_ms']:.1f} ms"
+            for k, v in row.items() if k != "server"), flush=True)
+    return out
+
+
+# ------------------------------------------------------------------------ report
+def ratio(a: float, b: float) -> float:
+    return round(a / b, 2) if b else float("nan")
+
+
+def summary(rows: dict[str, WrkResult], size_docs: int) -> dict[str, Any]:
+    st, h = rows["jobgrid-status"], rows["baseline-hash"]
+    small, big = rows["status-1-doc"], rows[f"status-{size_docs}-docs"]
+    fl = rows["flower-task-info"]
+    return {
+        "status_vs_baseline_hash": ratio(st.rps, h.rps),
+        "status_vs_flower_task_info": ratio(st.rps, fl.rps),
+        "status_304_vs_baseline_hash": ratio(rows["jobgrid-status-304"].rps, h.rps),
+        "status_p99_ms": round(st.p99_ms, 2),
+        "status_p50_big_vs_small_job": ratio(big.p50_ms, small.p50_ms),
+        # CPU per request: what a busy shared machine distorts least (lower is better)
+        "cpu_per_request_baseline_hash_vs_status": ratio(h.cpu_us or 0, st.cpu_us or 0),
+        "cpu_per_request_flower_info_vs_status": ratio(fl.cpu_us or 0, st.cpu_us or 0),
+    }
+
+
+def print_table(rows: dict[str, WrkResult]) -> None:
+    print("\n| row | req/s | p50 ms | p99 ms | server CPU us/req | non-2xx/3xx |\n"
+          "|---|---:|---:|---:|---:|---:|")
+    for name, r in rows.items():
+        cpu = "-" if r.cpu_us is None else f"{r.cpu_us:,.0f}"
+        print(f"| {name} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {cpu} | "
+              f"{r.non_2xx_3xx} |")
+
+
+def machine() -> dict[str, Any]:
+    load = os.getloadavg()
+    return {"cpus": os.cpu_count(), "python": platform.python_version(),
+            "loadavg_at_end": [round(x, 2) for x in load], "server": PRODUCTION,
+            "server_processes": 2, "connections": 32}
+
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=10, help="duration of each row")
+    ap.add_argument("--rounds", type=int, default=5,
+                    help="slices per row, run round-robin across the rows")
+    ap.add_argument("--warmup", type=float, default=2, help="warm-up before each row")
+    ap.add_argument("--size-docs", type=int, default=10_000)
+    ap.add_argument("--sse-watchers", type=int, default=1000)
+    ap.add_argument("--sse-jobs", type=int, default=100)
+    ap.add_argument("--sse-rate", type=float, default=50, help="job writes per second")
+    ap.add_argument("--compare-servers", action="store_true")
+    ap.add_argument("--json", default=str(RESULTS / "polling.json"))
+    return ap.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
+    try:
+        require_wrk()
+        import flower  # type: ignore[import-untyped]  # noqa: F401 - fail early if missing
+    except Exception as e:  # noqa: BLE001 - tell the user what to install
+        print(f"polling bench: {e}\n(Flower: pip install -e '.[bench]')", file=sys.stderr)
+        return 2
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    for log in ("polling-server.log", "polling-flower.log"):
+        (RESULTS / log).unlink(missing_ok=True)  # one run's logs only
+    out: dict[str, Any] = {}
+    with private_redis() as srv:
+        os.environ["BENCH_REDIS_URL"] = srv.url
+        settings = Settings(redis_url=srv.url, key_prefix="bpoll", rate_limit_requests=10**9)
+        env = env_for(settings, JOBGRID_API_KEYS=f"{KEY}={ORG}", BENCH_REDIS_URL=srv.url,
+                      JOBGRID_RATE_LIMIT_REQUESTS=str(10**9))
+        r = redis.Redis.from_url(srv.url, decode_responses=True)
+        store = JobStore(r, settings)
+        poll_job = running_job(store, 48)
+        print(f"running a 1-document and a {args.size_docs}-document job through a worker...",
+              flush=True)
+        with worker(settings, 2):
+            _, small = run_job(settings, 1)
+            _, big = run_job(settings, args.size_docs)
+        sizes = {"1-doc": small, f"{args.size_docs}-docs": big}
+        out["memory"] = {"1-doc": job_memory(r, store, small),
+                         f"{args.size_docs}-docs": job_memory(r, store, big)}
+        print("HTTP rows (wrk, 32 connections)...", flush=True)
+        rows = http_rows(env, args, poll_job, sizes)
+        print_table(rows)
+        out["rows"] = {k: v.as_dict() for k, v in rows.items()}
+        out["summary"] = summary(rows, args.size_docs)
+        print("\n" + json.dumps(out["summary"], indent=2))
+        print(f"\nSSE: {args.sse_watchers} streams on one API process...", flush=True)
+        out["sse"] = sse_row(env, store, args)
+        print(json.dumps(out["sse"], indent=2))
+        print("memory: " + json.dumps(out["memory"], indent=2))
+        if args.compare_servers:
+            print("\nserver choice (status, baseline-hash, status with 64 open streams):")
+            out["servers"] = compare_servers(env, args, poll_job)
+        r.close()
+    out["machine"] = machine()
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(out, indent=2))
+    print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

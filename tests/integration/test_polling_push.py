@@ -1,0 +1,468 @@
+"""Conditional polls, long polls and server-sent events over real HTTP, on the production server.
+
+The API here runs under ``api.server.server_argv`` (gevent), as ``jobgrid up`` and
+docker-compose run it, because the point of several tests is what that server choice buys:
+open streams and long polls must not hold the workers that answer ordinary polls. Job changes
+are written the way workers write them (``JobStore`` -> the Lua scripts, which publish).
+No timings are asserted beyond generous "it answered at all / early" bounds.
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import redis
+from support.env import SettingsEnv
+from support.payloads import job_body
+from support.servers import ApiClient, ApiServer
+
+from api.app import create_app
+from api.server import server_argv
+from jobgrid.procs import free_port, http_ok, tail
+from shared.clock import now_ms
+from shared.status import JobStatus, Phase
+from shared.store import JobStore
+
+pytestmark = pytest.mark.integration
+
+HEARTBEAT = 0.3
+RUNNING_HINT, WAITING_HINT = 0.5, 1.5
+
+
+class ProductionApi(ApiServer):
+    """The API under ``server_argv`` (the production command) instead of the fixture's own
+    gunicorn command line; the rest (log capture, clients, stop) is ApiServer's."""
+
+    def start(self, ready_timeout: float = 30.0) -> ProductionApi:
+        self.port = free_port()
+        self.env = self.settings_env.child_env({"JOBGRID_BASE_URL": self.url})
+        self.argv = server_argv("127.0.0.1", self.port, self.workers, access_log=True)
+        self._spawn()
+        deadline = time.monotonic() + ready_timeout
+        while not http_ok(self.url + "/healthz", timeout=0.5):
+            problem = self.exited_message()
+            if problem or time.monotonic() > deadline:
+                self.stop(timeout=2)
+                raise RuntimeError(problem or f"api not healthy\n{tail(self.log_path, 60)}")
+            time.sleep(0.05)
+        return self
+
+
+@dataclass
+class Stack:
+    api: ProductionApi
+    env: SettingsEnv
+    redis: redis.Redis
+    key: str
+    org: str
+    clients: list[ApiClient] = field(default_factory=list)
+
+    @property
+    def store(self) -> JobStore:
+        return JobStore(self.redis, self.env.settings)
+
+    def client(self, key: str | None = None) -> ApiClient:
+        c = ApiClient(self.api.url, key or self.key)
+        self.clients.append(c)
+        return c
+
+    def start_running(self, job_id: str, **extra: str | int) -> None:
+        """What the worker does when execution starts."""
+        self.store.transition(job_id, self.org, [JobStatus.VALIDATING],
+                              status=JobStatus.IN_PROGRESS, phase=Phase.EXECUTE,
+                              extra={"started_at": now_ms(), "exec_started_at": now_ms(),
+                                     **extra})
+
+    def record(self, job_id: str, index: int) -> None:
+        row = {"document": {"index": index, "filename": f"doc{index}.txt"},
+               "status": "completed", "values": {}, "confidence": {}, "error": None}
+        self.store.record_document(job_id, self.org, index, row, failed=False, filled=2,
+                                   empty=1)
+
+    def complete(self, job_id: str) -> None:
+        self.store.transition(job_id, self.org, [JobStatus.IN_PROGRESS],
+                              status=JobStatus.COMPLETED, phase=Phase.FINALIZE)
+
+
+@pytest.fixture(scope="module")
+def stack(make_settings: Callable[..., SettingsEnv], redis_url: str,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    from shared.apikeys import create_api_key
+
+    env = make_settings(isolated=True, sse_heartbeat_seconds=HEARTBEAT,
+                        poll_after_seconds=RUNNING_HINT, poll_after_queued_seconds=WAITING_HINT,
+                        api_key_cache_seconds=30)
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    org = f"org_{uuid.uuid4().hex[:8]}"
+    key = create_api_key(client, env.settings, org, "pytest")
+    api = ProductionApi(env, Path(tmp_path_factory.mktemp("push")) / "api.log", workers=1)
+    api.start()
+    s = Stack(api, env, client, key, org)
+    try:
+        yield s
+    finally:
+        for c in s.clients:
+            c.close()
+        api.close()
+        client.close()
+
+
+@pytest.fixture
+def api(stack: Stack) -> ApiClient:
+    return stack.client()
+
+
+def new_job(api: ApiClient, n: int = 2) -> dict[str, Any]:
+    return api.submit(job_body(n))
+
+
+# ------------------------------------------------------------------ SSE client
+@dataclass
+class Event:
+    id: int | None
+    event: str
+    data: dict[str, Any]
+
+
+class SseClient:
+    """A minimal EventSource: reads one event (or comment) at a time off a raw response."""
+
+    def __init__(self, base_url: str, path: str, headers: dict[str, str] | None = None,
+                 timeout: float = 10.0) -> None:
+        host, port = base_url.removeprefix("http://").split(":")
+        self.conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+        self.conn.request("GET", path, headers={"Accept": "text/event-stream",
+                                                **(headers or {})})
+        self.resp = self.conn.getresponse()
+        self.comments: list[str] = []
+
+    def next_event(self) -> Event | None:
+        """The next event, None when the server closed the stream."""
+        fields: dict[str, str] = {}
+        while True:
+            line = self.resp.readline()
+            if not line:
+                return None
+            text = line.decode().rstrip("\n")
+            if text == "":
+                if "data" in fields:
+                    raw_id = fields.get("id")
+                    data: dict[str, Any] = orjson.loads(fields["data"])
+                    return Event(int(raw_id) if raw_id else None, fields.get("event", ""), data)
+                continue
+            if text.startswith(":"):
+                self.comments.append(text)
+                continue
+            name, _, value = text.partition(":")
+            fields[name] = value.removeprefix(" ")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+@pytest.fixture
+def sse(stack: Stack) -> Iterator[Callable[..., SseClient]]:
+    opened: list[SseClient] = []
+
+    def factory(job_id: str, headers: dict[str, str] | None = None, query: str = "",
+                use_key: bool = True) -> SseClient:
+        hdrs = {"Api-Key": stack.key} if use_key else {}
+        c = SseClient(stack.api.url, f"/v1/jobs/{job_id}/events{query}", {**hdrs,
+                                                                          **(headers or {})})
+        opened.append(c)
+        return c
+
+    yield factory
+    for c in opened:
+        c.close()
+
+
+# ------------------------------------------------------------- conditional polls
+def test_status_and_full_job_answer_304_to_their_etag(stack: Stack, api: ApiClient) -> None:
+    job = new_job(api)
+    for path in (f"/v1/jobs/{job['id']}/status", f"/v1/jobs/{job['id']}"):
+        first = api.get(path)
+        etag = first.headers["ETag"]
+        assert first.status_code == 200 and etag == '"1-validating"'
+        assert first.headers["Cache-Control"] == "no-cache"
+        same = api.get(path, headers={"If-None-Match": etag})
+        assert same.status_code == 304 and same.content == b""
+        assert same.headers["ETag"] == etag and same.headers["X-RateLimit-Remaining"]
+    stack.start_running(job["id"])
+    for path in (f"/v1/jobs/{job['id']}/status", f"/v1/jobs/{job['id']}"):
+        changed = api.get(path, headers={"If-None-Match": '"1-validating"'})
+        assert changed.status_code == 200 and changed.headers["ETag"] == '"2-in_progress"'
+        assert changed.json()["version"] == 2
+
+
+def test_poll_hint_while_waiting_running_and_none_once_terminal(stack: Stack,
+                                                                api: ApiClient) -> None:
+    job = new_job(api)
+    status = f"/v1/jobs/{job['id']}/status"
+    assert float(api.get(status).headers["X-Poll-After"]) == WAITING_HINT
+    stack.start_running(job["id"])
+    assert float(api.get(status).headers["X-Poll-After"]) == RUNNING_HINT
+    assert float(api.get(f"/v1/jobs/{job['id']}").headers["X-Poll-After"]) == RUNNING_HINT
+    stack.complete(job["id"])
+    for path in (status, f"/v1/jobs/{job['id']}"):
+        done = api.get(path)
+        assert done.json()["status"] == "completed" and "X-Poll-After" not in done.headers
+
+
+def test_fast_path_and_flask_path_answer_alike(stack: Stack, api: ApiClient) -> None:
+    """The cached-key header request takes api.hotpath; ?access_token= goes through Flask."""
+    job = new_job(api)
+    stack.start_running(job["id"])
+    path = f"/v1/jobs/{job['id']}/status"
+    api.get(path)  # caches the key
+    fast = api.get(path)
+    anonymous = ApiClient(stack.api.url, None)
+    stack.clients.append(anonymous)
+    via_flask = anonymous.get(path, params={"access_token": stack.key})
+    assert fast.status_code == via_flask.status_code == 200
+    assert fast.json() == via_flask.json()
+    skip = {"Date", "X-Request-Id", "X-RateLimit-Remaining"}
+    assert {k: v for k, v in fast.headers.items() if k not in skip} == \
+        {k: v for k, v in via_flask.headers.items() if k not in skip}
+    for answer in (fast, via_flask):
+        assert len(answer.headers["X-Request-Id"]) == 32
+    mine = api.get(path, headers={"X-Request-Id": "trace-12345678"})
+    assert mine.headers["X-Request-Id"] == "trace-12345678"
+    other = stack.client(key=f"{uuid.uuid4()}").get(path)
+    assert other.status_code == 401
+    missing = api.get(f"/v1/jobs/{uuid.uuid4()}/status")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    assert missing.headers["X-RateLimit-Limit"] and missing.headers["X-Request-Id"]
+
+
+# ---------------------------------------------------------------------- long poll
+def test_long_poll_answers_as_soon_as_the_job_changes(stack: Stack, api: ApiClient) -> None:
+    job = new_job(api)
+    out: dict[str, Any] = {}
+
+    def poll() -> None:
+        t0 = time.monotonic()
+        out["resp"] = api.get(f"/v1/jobs/{job['id']}/status",
+                              params={"wait": 20, "version": 1})
+        out["took"] = time.monotonic() - t0
+
+    waiter = threading.Thread(target=poll)
+    waiter.start()
+    time.sleep(0.5)
+    assert waiter.is_alive()  # still waiting: nothing changed yet
+    stack.start_running(job["id"])
+    waiter.join(15)
+    assert out["resp"].status_code == 200 and out["resp"].json()["version"] == 2
+    assert out["resp"].json()["status"] == "in_progress"
+    assert out["took"] < 10  # woken by the change, not by the 20 s wait
+
+
+def test_long_poll_ends_with_the_unchanged_job(stack: Stack, api: ApiClient) -> None:
+    job = new_job(api)
+    t0 = time.monotonic()
+    resp = api.get(f"/v1/jobs/{job['id']}/status", params={"wait": 1})
+    assert 0.9 <= time.monotonic() - t0 < 8
+    assert resp.status_code == 200 and resp.json()["version"] == 1
+    assert resp.headers["ETag"] == '"1-validating"'
+    stale = api.get(f"/v1/jobs/{job['id']}/status", params={"wait": 5, "version": 0})
+    assert stale.json()["version"] == 1  # already newer than 0: answered at once
+    stack.start_running(job["id"])
+    stack.complete(job["id"])
+    t0 = time.monotonic()
+    done = api.get(f"/v1/jobs/{job['id']}/status", params={"wait": 30, "version": 99})
+    assert done.json()["status"] == "completed" and time.monotonic() - t0 < 5
+
+
+@pytest.mark.parametrize("query", [{"wait": "soon"}, {"wait": "-1"}, {"wait": "61"},
+                                   {"wait": "nan"}, {"wait": "5", "version": "x"},
+                                   {"wait": "5", "version": "1.5"}])
+def test_bad_long_poll_values_are_400(api: ApiClient, query: dict[str, str]) -> None:
+    job = new_job(api, 1)
+    resp = api.get(f"/v1/jobs/{job['id']}/status", params=query)
+    assert resp.status_code == 400 and resp.json()["error"]["code"] == "validation_error"
+
+
+# --------------------------------------------------------------------------- SSE
+def test_sse_streams_every_change_and_closes_after_the_terminal_event(
+        stack: Stack, api: ApiClient, sse: Callable[..., SseClient]) -> None:
+    job = new_job(api)
+    stream = sse(job["id"])
+    assert stream.resp.status == 200
+    assert stream.resp.getheader("Content-Type", "").startswith("text/event-stream")
+    assert stream.resp.getheader("Cache-Control") == "no-cache"
+    assert stream.resp.getheader("X-Accel-Buffering") == "no"
+    first = stream.next_event()
+    assert first is not None and (first.id, first.event) == (1, "status")
+    assert first.data["status"] == "validating" and first.data["id"] == job["id"]
+    stack.start_running(job["id"])
+    stack.record(job["id"], 0)
+    stack.record(job["id"], 1)
+    stack.complete(job["id"])
+    seen = []
+    while (ev := stream.next_event()) is not None:
+        seen.append(ev)
+    ids = [e.id or 0 for e in seen]
+    assert ids == sorted(set(ids))  # in order, no duplicates
+    assert seen[-1].data["status"] == "completed" and seen[-1].id == 5
+    assert all(e.data["version"] == e.id for e in seen)
+
+
+def test_sse_resumes_from_last_event_id(stack: Stack, api: ApiClient,
+                                        sse: Callable[..., SseClient]) -> None:
+    job = new_job(api)
+    stack.start_running(job["id"])  # version 2
+    stream = sse(job["id"], headers={"Last-Event-ID": "2"})
+    assert stream.resp.status == 200
+    stack.record(job["id"], 0)
+    ev = stream.next_event()
+    assert ev is not None and ev.id == 3  # version 2 was not sent again
+    older = sse(job["id"], headers={"Last-Event-ID": "1"})
+    ev = older.next_event()
+    assert ev is not None and ev.id == 3  # behind: gets the current state at once
+    stack.record(job["id"], 1)
+    stack.complete(job["id"])
+    final = sse(job["id"], headers={"Last-Event-ID": "5"})
+    assert final.resp.status == 204  # up to date and terminal: EventSource stops
+    replay = sse(job["id"], headers={"Last-Event-ID": "4"})
+    ev = replay.next_event()
+    assert ev is not None and ev.id == 5 and replay.next_event() is None
+
+
+def test_sse_with_access_token_heartbeats_and_one_rate_count(
+        stack: Stack, api: ApiClient, sse: Callable[..., SseClient]) -> None:
+    job = new_job(api)
+    before = int(api.get(f"/v1/jobs/{job['id']}/status").headers["X-RateLimit-Remaining"])
+    stream = sse(job["id"], query=f"?access_token={stack.key}", use_key=False)
+    assert stream.resp.status == 200
+    assert stream.next_event() is not None
+    stack.start_running(job["id"])
+    assert stream.next_event() is not None
+    time.sleep(HEARTBEAT * 3)  # quiet: only heartbeats are sent meanwhile
+    stack.record(job["id"], 0)
+    assert stream.next_event() is not None
+    assert ": heartbeat" in stream.comments
+    after = int(api.get(f"/v1/jobs/{job['id']}/status").headers["X-RateLimit-Remaining"])
+    assert before - after == 2  # the stream counted once, whatever it sent; then this poll
+
+
+def test_sse_errors_are_json_before_the_stream(stack: Stack, api: ApiClient,
+                                               sse: Callable[..., SseClient]) -> None:
+    foreign = stack.client(key="-")
+    from shared.apikeys import create_api_key
+
+    other_key = create_api_key(stack.redis, stack.env.settings, "org_other", "pytest")
+    theirs = ApiClient(stack.api.url, other_key)
+    stack.clients.append(theirs)
+    job = theirs.submit(job_body(1))
+    for resp in (api.get(f"/v1/jobs/{job['id']}/events"),
+                 api.get(f"/v1/jobs/{uuid.uuid4()}/events")):
+        assert resp.status_code == 404 and resp.json()["error"]["code"] == "not_found"
+        assert resp.headers["Content-Type"].startswith("application/json")
+    assert api.get("/v1/jobs/nope/events").status_code == 400
+    assert foreign.get(f"/v1/jobs/{job['id']}/events").status_code == 401
+
+
+def test_open_streams_and_long_polls_do_not_block_ordinary_polls(
+        stack: Stack, api: ApiClient, sse: Callable[..., SseClient]) -> None:
+    """One API process holds 50 streams and 10 long polls and still answers 20 polls."""
+    job = new_job(api)
+    streams = [sse(job["id"]) for _ in range(50)]
+    assert all(s.resp.status == 200 for s in streams)
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        waits = [pool.submit(stack.client().get, f"/v1/jobs/{job['id']}/status",
+                             params={"wait": 20, "version": 1}) for _ in range(10)]
+        time.sleep(0.3)
+        polls = [pool.submit(stack.client().get, f"/v1/jobs/{job['id']}/status", timeout=10)
+                 for _ in range(20)]
+        answers = [p.result(timeout=15) for p in polls]
+        assert [a.status_code for a in answers] == [200] * 20
+        assert not any(w.done() for w in waits)  # the long polls are still waiting
+        stack.start_running(job["id"])
+        assert all(w.result(timeout=15).json()["version"] == 2 for w in waits)
+    for s in streams[:5]:
+        assert (ev := s.next_event()) is not None and ev.id == 1
+
+
+def test_eta_is_an_estimate_while_running_and_null_when_terminal(stack: Stack,
+                                                                 api: ApiClient) -> None:
+    job = new_job(api, 4)
+    path = f"/v1/jobs/{job['id']}"
+    assert api.get(path).json()["estimated_seconds_remaining"] is None
+    stack.start_running(job["id"], exec_started_at=now_ms() - 2000)
+    assert api.get(path).json()["estimated_seconds_remaining"] is None  # nothing done yet
+    stack.record(job["id"], 0)
+    eta = api.get(path).json()["estimated_seconds_remaining"]
+    assert isinstance(eta, int) and 3 <= eta <= 60  # 1 doc in ~2 s, 3 to go: about 6 s
+    stack.complete(job["id"])
+    assert api.get(path).json()["estimated_seconds_remaining"] is None
+
+
+# ------------------------------------------------------------- one round trip
+class CountingConnection(redis.Connection):
+    sent = 0
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        CountingConnection.sent += 1
+        super().send_packed_command(command, check_health)  # type: ignore[no-untyped-call]
+
+
+def test_bulk_status_of_100_jobs_is_one_redis_round_trip(
+        make_settings: Callable[..., SettingsEnv],
+        make_api_key: Callable[..., tuple[str, str]]) -> None:
+    env = make_settings(isolated=True, api_key_cache_seconds=60)
+    app = create_app(env.settings)
+    svc = app.extensions["jobgrid"]
+    svc.redis.connection_pool.connection_class = CountingConnection
+    svc.redis.connection_pool.disconnect()
+    key, _ = make_api_key(settings=env)
+    client = app.test_client()
+    headers = {"Api-Key": key}
+    ids = [client.post("/v1/jobs", json=job_body(1), headers=headers).get_json()["id"]
+           for _ in range(60)]
+    ids += [str(uuid.uuid4()) for _ in range(40)]
+    query = "/v1/jobs/status?ids=" + ",".join(ids)
+    assert client.get(query, headers=headers).status_code == 200  # warm: script loaded
+    before = CountingConnection.sent
+    body = client.get(query, headers=headers).get_json()
+    assert CountingConnection.sent - before == 1
+    assert len(body["data"]) == 60 and len(body["missing"]) == 40
+    before = CountingConnection.sent
+    assert client.get(f"/v1/jobs/{ids[0]}/status", headers=headers).status_code == 200
+    assert CountingConnection.sent - before == 1  # the fast path too
+
+
+def test_stream_ends_cleanly_when_redis_goes_away(
+        private_redis: Callable[..., Any], tmp_path: Path,
+        make_settings: Callable[..., SettingsEnv]) -> None:
+    from shared.apikeys import create_api_key
+
+    srv = private_redis(appendonly=False)
+    env = make_settings(isolated=True, redis_url=srv.url, sse_heartbeat_seconds=HEARTBEAT)
+    client = redis.Redis.from_url(srv.url, decode_responses=True)
+    key = create_api_key(client, env.settings, "org_blip", "pytest")
+    api = ProductionApi(env, tmp_path / "api.log", workers=1).start()
+    try:
+        job = ApiClient(api.url, key).submit(job_body(1))
+        stream = SseClient(api.url, f"/v1/jobs/{job['id']}/events", {"Api-Key": key})
+        assert stream.next_event() is not None
+        srv.stop()
+        t0 = time.monotonic()
+        while stream.next_event() is not None:  # a socket timeout here fails the test
+            pass
+        assert time.monotonic() - t0 < 10  # the server ended the stream
+        stream.close()
+        log = api.log_text()
+        assert "Traceback" not in log and "event stream of job" in log
+    finally:
+        api.close()
+        client.close()
