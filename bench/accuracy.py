@@ -10,8 +10,9 @@ by the targets), ``samples/holdout`` (invoices written after the extractor, to c
 overfitting), ``samples/unseen`` (service agreements and order forms under another schema,
 written before the recall work; its baseline is in ``docs/extraction.md``) and
 ``samples/claims`` (insurance claims, written after the recall work and measured once, the
-honest estimate for documents nobody has seen). Only ``invoices`` is gated; the others are
-reported.
+honest estimate for documents nobody has seen) and ``samples/forms`` (purchase orders,
+delivery notes and onboarding forms, written before the form-layout rules). Only
+``invoices`` is gated; the others are reported.
 
 Definitions (cells are document x field):
 

@@ -449,11 +449,33 @@ CLAIMS: dict[str, list[Line]] = {
 }
 
 
+FORMS: dict[str, list[Line]] = {
+    "f-05-northgate-delivery.pdf": [
+        "**NORTHGATE COURIERS**",
+        "Depot 7, Ring Road, Nottingham NG2 1AA",
+        "",
+        "**DELIVERY NOTE**",
+        "",
+        [(LEFT, "Delivery Note No"), (V, "NGC-55821")],
+        [(LEFT, "Date issued"), (V, "2025-03-05")],
+        "",
+        [(LEFT, "SHIPPER", True), (V, "CARRIER", True), (400, "PACKAGES", True)],
+        [(LEFT, "Atlas Tools Inc."), (V, "Northgate Couriers"), (400, "6")],
+        "",
+        [(LEFT, "Delivered on"), (V, "March 7, 2025")],
+        [(LEFT, "Consignee"), (V, "Fenwick Hardware, 22 Castle St, Derby")],
+        "",
+        "Email for tracking enquiries: tracking@northgate.example",
+        "Goods received in good order. Signature: ____________",
+    ],
+}
+
+
 def write_all() -> list[Path]:
     """Write every sample PDF; return the paths written."""
     written: list[Path] = []
     sets = (("invoices", INVOICES), ("holdout", HOLDOUT), ("unseen", UNSEEN),
-            ("claims", CLAIMS))
+            ("claims", CLAIMS), ("forms", FORMS))
     for folder, docs in sets:
         for name, lines in docs.items():
             path = HERE / folder / name

@@ -64,14 +64,14 @@ def test_samples_meet_the_targets_in_direct_mode(bench: ModuleType, tmp_path: Pa
     out = tmp_path / "report.json"
     code = bench.main(["--direct", "--json", str(out)])  # the default sets
     report = json.loads(out.read_text())
-    assert set(report["sets"]) == {"invoices", "holdout", "unseen", "claims"}
+    assert set(report["sets"]) == {"invoices", "holdout", "unseen", "claims", "forms"}
     invoices = report["sets"]["invoices"]
     assert invoices["documents"] >= 32 and invoices["errors"] == []
     assert invoices["overall"]["precision"] >= bench.TARGET_PRECISION
     assert invoices["overall"]["recall"] >= bench.TARGET_RECALL
     assert code == 0
     # reported, not gated on recall; but a wrong fill there is a real bug
-    for name in ("holdout", "unseen", "claims"):
+    for name in ("holdout", "unseen", "claims", "forms"):
         assert report["sets"][name]["errors"] == []
         assert report["sets"][name]["overall"]["precision"] >= bench.TARGET_PRECISION
     # a floor under the recall work on the other schema (baseline 41%), not a target
@@ -99,6 +99,17 @@ def test_sample_set_is_well_formed(folder: str, documents: int, per_text_kind: i
     assert suffixes.count(".pdf") >= pdfs
     assert all((path / name).is_file() for name in truth)
     assert any(v is None for row in truth.values() for v in row.values())
+
+
+def test_forms_set_is_well_formed() -> None:
+    """Purchase orders, delivery notes, onboarding forms: every text kind and a PDF."""
+    path = ROOT / "samples" / "forms"
+    truth = json.loads((path / "ground_truth.json").read_text())
+    names = {f["name"] for f in json.loads((path / "schema.json").read_text())["fields"]}
+    assert len(truth) >= 8 and all(set(row) == names for row in truth.values())
+    suffixes = [Path(name).suffix for name in truth]
+    assert all(s in suffixes for s in (".txt", ".md", ".html", ".pdf"))
+    assert all((path / name).is_file() for name in truth)
 
 
 def test_pipeline_mode_against_a_fake_api(bench: ModuleType) -> None:

@@ -189,7 +189,7 @@ def collect(doc: ParsedDocument, fields: Sequence[FieldSpec]) -> dict[str, list[
 def _usable(match: LabelMatch, pair: Pair, kind: FieldType) -> bool:
     """Layout limits of a label reading: a weak label needs a layout that marks the label's
     end, and a check box (``[x] Paid``) only answers a yes/no question."""
-    if match.weak and pair.layout not in WEAK_LAYOUTS:
+    if (match.weak or match.qualified) and pair.layout not in WEAK_LAYOUTS:
         return False
     return not pair.layout.startswith("checkbox") or kind is FieldType.BOOLEAN
 

@@ -19,7 +19,14 @@ looked up again in a *canonical* form (see :func:`canonical`), at a lower qualit
 * a document label may add words that only restate the field's type (:data:`FILLERS`):
   ``Total amount`` and ``Grand Total`` for a number ``total``, ``Service start date`` for a date
   ``service_start``; never a content word, so ``Total tax`` and ``Subtotal`` stay refused;
-* a bilingual label ``Vertragsnummer / Contract No.`` is each of its halves.
+* a bilingual label ``Vertragsnummer / Contract No.`` is each of its halves;
+* for an e-mail, date or currency field, a label may go on with a short qualifier
+  (:data:`QUALIFIER_WORDS` and up to four more words): ``Email for statements``, ``Contact
+  email for HR questions``, ``Delivery date for lot 2``; the type check protects precision.
+  The match is :attr:`LabelMatch.qualified` (used only where the label's end is marked), a
+  bare one-word date or currency label (``Total for shipping``, ``Date for payment``) is
+  refused, and so is every plain string, number, integer, boolean or enum field, where the
+  qualifier may change what is named.
 
 One *weak* variant is kept apart (:attr:`LabelMatch.weak`): a field's name without its last
 generic word: ``name``/``number``/``no``/``id`` for strings (``customer_name`` -> ``Customer``,
@@ -56,6 +63,13 @@ FILLER = 0.95
 BILINGUAL = 0.97
 """Factor for a match of one half of ``A / B``."""
 WEAK = 0.85
+QUALIFIED = 0.9
+"""Factor for a label followed by a short qualifier (``Email for statements``)."""
+QUALIFIER_WORDS = frozenset({"for", "to", "used", "on"})
+"""Words that start a qualifier after a field's label."""
+_MAX_QUALIFIER = 5  # the qualifier word and at most four more
+_QUALIFIED_TYPES = frozenset({FieldType.EMAIL, FieldType.DATE, FieldType.CURRENCY})
+_SINGLE_WORD_QUALIFIED = frozenset({FieldType.EMAIL})
 """Factor for a field name with its generic last word dropped (``Customer`` for
 ``customer_name``): a guess, used only when nothing better exists."""
 
@@ -125,6 +139,7 @@ class LabelMatch:
     quality: float
     weak: bool = False  # a generic word was dropped from the field name
     dropped: str | None = None  # that word (``name``, ``number``...), for value checks
+    qualified: bool = False  # the label went on with a qualifier (``Email for statements``)
 
 
 class _Table:
@@ -156,6 +171,7 @@ class LabelIndex:
         self.variants = _Table()
         self.fillers: dict[frozenset[str], _Table] = {}
         self.dropped = _Table()
+        self.qualifiable = _Table()
         self.longest = 1
         self._memo: dict[str, LabelMatch | None] = {}
         for spec in fields:
@@ -174,6 +190,10 @@ class LabelIndex:
         self.exact.setdefault(toks, LabelMatch(spec.name, exact_q))
         self.compact.setdefault("".join(toks), LabelMatch(spec.name, compact_q))
         self.longest = max(self.longest, len(toks))
+        if spec.type in _QUALIFIED_TYPES and (
+            len(toks) > 1 or spec.type in _SINGLE_WORD_QUALIFIED
+        ):
+            self.qualifiable.add(toks, LabelMatch(spec.name, exact_q * QUALIFIED, qualified=True))
         key = canonical(toks)
         self.variants.add(key, LabelMatch(spec.name, exact_q * VARIANT))
         fillers = FILLERS.get(spec.type)
@@ -207,13 +227,24 @@ class LabelIndex:
 
     def _lookup(self, label: str) -> LabelMatch | None:
         toks = tokens(label)
-        if not toks or len(toks) > self.longest + 3:
+        if not toks or len(toks) > self.longest + _MAX_QUALIFIER:
             return None
         found = self.exact.get(toks) or self.compact.get("".join(toks))
         if found is None:
             key = canonical(toks)
             found = self.variants.get(key) or self._filler(toks) or self.dropped.get(key)
-        return found
+        return found or self._qualified(toks)
+
+    def _qualified(self, toks: tuple[str, ...]) -> LabelMatch | None:
+        """``Email for statements``: a label of an e-mail, date or currency field, then a
+        qualifier word and at most four more words (no ``:`` inside, tokens only)."""
+        for k in range(min(self.longest, len(toks) - 1), 0, -1):
+            rest = toks[k:]
+            if rest[0] in QUALIFIER_WORDS and len(rest) <= _MAX_QUALIFIER:
+                found = self.qualifiable.get(toks[:k])
+                if found is not None:
+                    return found
+        return None
 
     def _filler(self, toks: tuple[str, ...]) -> LabelMatch | None:
         for fillers, table in self.fillers.items():

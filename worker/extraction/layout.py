@@ -4,7 +4,7 @@ Layouts recognized (``layout`` names are used for ranking and confidence):
 
 ``separator``  ``Label: value``, ``Label - value`` (spaced dash), ``Label = value``,
                ``Label ...... value`` (dot leaders)
-``table``      a row of cells split by tabs, pipes or runs of 3+ spaces: two cells are
+``table``      a row of cells split by tabs, pipes, 3+ spaces or a spaced ``·``/``•``: two cells are
                ``label | value``; an even number of cells alternate label/value
 ``next_line``  ``Label:`` alone, the value on the next non-empty line
 ``column``     a header row of 3+ cells above a data row of as many cells
@@ -37,7 +37,7 @@ from worker.extraction.prose import defined_terms, title_run
 
 _BULLET = re.compile(r"^\s*(?:[>#]+\s+|[-*+\u2022\u00b7\u25aa\u25cf]\s+|\d{1,2}[.)]\s+)*")
 _EMPHASIS = re.compile(r"\*\*|__|`")
-_CELL_SPLIT = re.compile(r"\s*(?:\t+|\|)\s*|\s{3,}")
+_CELL_SPLIT = re.compile(r"\s*(?:\t+|\|)\s*|\s{3,}|\s+[\u00b7\u2022]\s+")
 _TABLE_RULE = re.compile(r"^[\s|:+=-]*-{3,}[\s|:+=-]*$")
 _SEPARATOR = re.compile(
     r"(?P<colon>\s*[:\uff1a])|(?P<dash>\s+[-\u2013\u2014]{1,2}\s+)|(?P<eq>\s+=\s+)"
