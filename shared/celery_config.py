@@ -12,6 +12,7 @@ from typing import Any
 from celery import Celery
 from kombu import Queue  # type: ignore[attr-defined]
 
+from shared import kombu_fixes
 from shared import queues as q
 from shared.keys import Keys
 from shared.settings import Settings
@@ -84,6 +85,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 
 
 def make_celery(settings: Settings, name: str = "jobgrid") -> Celery:
+    kombu_fixes.apply()
     app = Celery(name)
     app.conf.update(celery_config(settings))
     return app
