@@ -7,7 +7,6 @@ organization and key, so rate-limit counters and job lists never leak between te
 
 from __future__ import annotations
 
-import copy
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,7 +17,7 @@ import pytest
 import redis
 import requests
 from support.env import SettingsEnv
-from support.payloads import job_body as shared_job_body
+from support.payloads import job_body
 from support.servers import ApiClient, ApiServer, ProcessSet
 
 from jobgrid.procs import free_port
@@ -30,10 +29,6 @@ pytestmark = pytest.mark.integration
 LIMITS = {"max_request_bytes": 16_384, "max_document_bytes": 256, "max_documents": 3}
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
 
-
-def job_body(*args: Any, **kwargs: Any) -> dict[str, Any]:
-    """A private copy: the shared payload helper reuses its field dicts between calls."""
-    return copy.deepcopy(shared_job_body(*args, **kwargs))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ Redis list. Each test uses a fresh organization (its own key) so listings start 
 from __future__ import annotations
 
 import base64
-import copy
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,7 +19,7 @@ import orjson
 import pytest
 import redis
 from support.env import SettingsEnv
-from support.payloads import job_body as shared_job_body
+from support.payloads import job_body
 from support.servers import ApiClient, ApiServer, ProcessSet
 
 from jobgrid.procs import free_port
@@ -32,9 +31,6 @@ from shared.store import JobStore
 
 pytestmark = pytest.mark.integration
 
-
-def job_body(*args: Any, **kwargs: Any) -> dict[str, Any]:
-    return copy.deepcopy(shared_job_body(*args, **kwargs))
 
 
 @dataclass(frozen=True)

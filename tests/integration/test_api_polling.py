@@ -7,7 +7,6 @@ round trip (auth from the key cache, rate limit and job read in one Lua call).
 
 from __future__ import annotations
 
-import copy
 import csv
 import io
 import uuid
@@ -19,7 +18,7 @@ import orjson
 import pytest
 import redis
 from support.env import SettingsEnv
-from support.payloads import job_body as shared_job_body
+from support.payloads import job_body
 from support.servers import ApiClient, ApiServer, ProcessSet
 
 from api.app import create_app
@@ -34,9 +33,6 @@ pytestmark = pytest.mark.integration
 POLL_RUNNING, POLL_WAITING = 0.5, 1.5
 FIELDS = ["invoice_number", "total", "issue_date"]
 
-
-def job_body(*args: Any, **kwargs: Any) -> dict[str, Any]:
-    return copy.deepcopy(shared_job_body(*args, **kwargs))
 
 
 @dataclass(frozen=True)

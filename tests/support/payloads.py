@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 INVOICE_FIELDS: list[dict[str, Any]] = [
@@ -32,7 +33,8 @@ def job_body(
     docs = texts if texts is not None else [invoice_text(i) for i in range(n_docs)]
     return {
         "name": name,
-        "schema": {"name": "Invoice", "fields": fields or INVOICE_FIELDS},
+        # a fresh copy every call: a test that edits its body must not change the next one's
+        "schema": {"name": "Invoice", "fields": copy.deepcopy(fields or INVOICE_FIELDS)},
         "documents": [
             {"filename": f"doc{i}.txt", "mime_type": "text/plain", "text": t}
             for i, t in enumerate(docs)
