@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -398,11 +399,35 @@ def emit_for_status(store: JobStore, job_id: str, org: str, status: JobStatus | 
     return emit_job_event(store, job_id, org, event_type) if event_type else 0
 
 
+#: (client, prefix, org) -> (monotonic time looked up, has a job.progress subscriber)
+_PROGRESS_SUBSCRIBED: dict[tuple[int, str, str], tuple[float, bool]] = {}
+PROGRESS_LOOKUP_SECONDS = 5.0
+
+
+def _wants_progress(store: JobStore, org: str) -> bool:
+    """Whether the org has a ``job.progress`` webhook, looked up at most every 5 s per
+    process: most organizations have none, and this runs once per document."""
+    now = time.monotonic()
+    key = (id(store.r), store.keys.prefix, org)
+    hit = _PROGRESS_SUBSCRIBED.get(key)
+    if hit is not None and now - hit[0] < PROGRESS_LOOKUP_SECONDS:
+        return hit[1]
+    wants = bool(WebhookStore(store.r, store.settings).subscribers(org, JOB_PROGRESS))
+    if len(_PROGRESS_SUBSCRIBED) > 10_000:
+        _PROGRESS_SUBSCRIBED.clear()
+    _PROGRESS_SUBSCRIBED[key] = (now, wants)
+    return wants
+
+
 def emit_progress(store: JobStore, job_id: str, org: str) -> int:
     """A ``job.progress`` event, at most one per job per ``webhook_progress_interval_seconds``.
 
-    Costs one ``SET NX`` per call; only the caller that opens the gate reads the webhooks.
+    Free for an organization without a ``job.progress`` webhook (a cached look-up, so a new
+    subscription is seen within 5 s); otherwise one ``SET NX`` per call, and only the caller
+    that opens the gate reads the webhooks.
     """
+    if not _wants_progress(store, org):
+        return 0
     gate_ms = int(store.settings.webhook_progress_interval_seconds * 1000)
     if not store.r.set(store.keys.webhook_progress_gate(job_id), "1", nx=True, px=gate_ms):
         return 0

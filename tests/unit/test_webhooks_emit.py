@@ -233,3 +233,10 @@ def test_unregister_expiry_forgets_the_deadline(store: JobStore) -> None:
     register_expiry(store.r, store.keys, ORG, "j1", 5)
     unregister_expiry(store.r, store.keys, ORG, "j1")
     assert store.r.zcard(store.keys.expiries) == 0
+
+
+def test_progress_costs_nothing_without_a_progress_webhook(store: JobStore) -> None:
+    _hook(store, ["job.completed"])  # a webhook, but not for job.progress
+    a = _job(store)
+    assert emit_progress(store, a, ORG) == 0
+    assert not store.r.exists(store.keys.webhook_progress_gate(a))  # not even the gate
