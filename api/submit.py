@@ -125,6 +125,7 @@ def discard(svc: Services, job_id: str, org: str, claim: idempotency.Claim | Non
         pipe.zrem(svc.keys.org_jobs(org), job_id)
         pipe.zrem(svc.keys.org_updated(org), job_id)
         unregister_expiry(pipe, svc.keys, org, job_id)
+        pipe.zrem(svc.keys.running, f"{org}|{job_id}")
         if claim is not None:
             pipe.delete(claim.redis_key)
         pipe.execute()

@@ -43,6 +43,9 @@ Webhooks
 Operations
 - ``{p}:metrics:counters`` / ``:extraction_seconds``: hashes, workers (flushed 1/s);
   ``{p}:metrics:jobs_by_status`` etc.: the API's census.
+- ``{p}:running``: zset (``org|id`` -> created_ms), no TTL. Jobs not yet terminal: added at
+  submit and retry, removed by transition.lua; ``{p}:job:{id}:rescue``: string, stall TTL.
+  The watchdog (``worker/watchdog.py``).
 - ``{p}:health:{token}``: string, 60 s. The ``jobgrid.ping`` health task.
 - ``{p}:events``: pub/sub channel. Every job write publishes ``"<id> <version>"``.
 - ``{p}:q:*``: Celery's broker keys (queues, unacked, bindings).
@@ -160,6 +163,14 @@ class Keys:
     def expiries(self) -> str:
         """Jobs' expiry deadlines (ms), member ``org|job_id``, for the job.expired event."""
         return f"{self.prefix}:expiries"
+
+    @property
+    def running(self) -> str:
+        """Jobs not yet terminal (``org|id``), watched for stalls by the workers' watchdog."""
+        return f"{self.prefix}:running"
+
+    def rescue_lock(self, job_id: str) -> str:
+        return f"{self.prefix}:job:{job_id}:rescue"
 
     def health_reply(self, token: str) -> str:
         """Where a ``jobgrid.ping`` health task answers (60 s TTL)."""

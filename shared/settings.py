@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     retry_backoff_max: float = Field(60.0, ge=0)
     document_soft_time_limit: int = Field(300, ge=1)
     fanout_window: int = Field(32, ge=1)  # broker messages per job at once (fairness)
+    # a running job with no write for this long has its next step re-sent (lost messages)
+    stall_seconds: float = Field(600.0, gt=0)
     worker_concurrency: int | None = None
 
     # --- OpenAI-compatible extractor (optional)

@@ -108,6 +108,7 @@ class JobStore:
         pipe.zadd(self.keys.org_jobs(org), {job_id: created})
         pipe.zadd(self.keys.org_updated(org), {job_id: created})
         register_expiry(pipe, self.keys, org, job_id, expires)
+        pipe.zadd(self.keys.running, {f"{org}|{job_id}": created})
         pipe.publish(self.keys.events_channel, f"{job_id} 1")
         pipe.execute()
         return record
@@ -202,7 +203,7 @@ class JobStore:
         for field, value in (extra or {}).items():
             args += [field, value]
         ok, detail = self.scripts.transition(
-            keys=[k.job, k.timeline, self.keys.org_updated(org)], args=args
+            keys=[k.job, k.timeline, self.keys.org_updated(org), self.keys.running], args=args
         )
         return Transition(int(ok) == 1, str(detail))
 
@@ -219,6 +220,7 @@ class JobStore:
         )
         if int(res) == 1:
             register_expiry(self.r, self.keys, org, job_id, expires)
+            self.r.zadd(self.keys.running, {f"{org}|{job_id}": now})
         return int(res), str(detail)
 
     def start_fanout(self, job_id: str, pending: list[int], window: int) -> list[int]:

@@ -11,6 +11,7 @@ from shared import queues as q
 
 
 class Dispatcher(Protocol):
+    def validate(self, job_id: str, org: str) -> None: ...
     def parse(self, job_id: str, org: str) -> None: ...
     def finalize(self, job_id: str, org: str) -> None: ...
     def extract(self, job_id: str, org: str, indexes: Iterable[int], priority: str) -> int: ...
@@ -22,6 +23,9 @@ class CeleryDispatcher:
 
     def __init__(self, app: Celery) -> None:
         self.app = app
+
+    def validate(self, job_id: str, org: str) -> None:
+        self.app.send_task(q.T_VALIDATE, args=[job_id, org], queue=q.CONTROL)
 
     def parse(self, job_id: str, org: str) -> None:
         self.app.send_task(q.T_PARSE, args=[job_id, org], queue=q.CONTROL)

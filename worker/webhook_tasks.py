@@ -18,6 +18,8 @@ from shared.redis_client import redis_from_settings
 from shared.store import JobStore
 from worker import runtime
 from worker.celery_app import app
+from worker.dispatch import CeleryDispatcher
+from worker.watchdog import rescue_stalled
 from worker.webhooks import Sweeper, deliver
 
 log = logging.getLogger("jobgrid.webhooks")
@@ -48,7 +50,10 @@ def start_sweeper(**_: Any) -> None:
     global _sweeper
     if _sweeper is None:
         s = runtime.settings()
-        _sweeper = Sweeper(JobStore(redis_from_settings(s), s), send_deliveries)
+        store = JobStore(redis_from_settings(s), s)
+        dispatch = CeleryDispatcher(app)
+        _sweeper = Sweeper(store, send_deliveries,
+                           watchdog=lambda now: rescue_stalled(store, dispatch, now))
         _sweeper.start()
         log.info("webhook sweeper started (every %.2f s)", _sweeper.interval)
 

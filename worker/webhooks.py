@@ -319,10 +319,16 @@ class Sweeper:
     because claims are atomic. Redis trouble is logged and the loop carries on.
     """
 
-    def __init__(self, store: JobStore, send: Sender) -> None:
+    def __init__(
+        self, store: JobStore, send: Sender, watchdog: Callable[[int], int] | None = None
+    ) -> None:
         self.store = store
         self.send = send
         self.interval = store.settings.webhook_sweep_interval_seconds
+        # the stalled-job watchdog (worker/watchdog.py) rides on the same thread, less often
+        self.watchdog = watchdog
+        self.watchdog_every_ms = int(max(1.0, store.settings.stall_seconds / 4) * 1000)
+        self._watchdog_due = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing = False
@@ -330,6 +336,9 @@ class Sweeper:
     def run_once(self, now: int | None = None) -> tuple[int, int]:
         """(deliveries sent, expiries emitted) for one pass."""
         now = now if now is not None else now_ms()
+        if self.watchdog is not None and now >= self._watchdog_due:
+            self._watchdog_due = now + self.watchdog_every_ms
+            self.watchdog(now)
         return sweep_deliveries(self.store, self.send, now), sweep_expiries(self.store, now)
 
     def _loop(self) -> None:

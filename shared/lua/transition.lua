@@ -2,6 +2,7 @@
 -- so two racing writers (finalize run twice, cancel during finalize) cannot both win.
 --
 -- KEYS[1] job hash     KEYS[2] timeline list     KEYS[3] org updated zset
+-- KEYS[4] running zset (a terminal job leaves it; member "<org>|<id>")
 -- ARGV[1] job id       ARGV[2] now (ms)          ARGV[3] channel
 -- ARGV[4] allowed current statuses, comma separated
 -- ARGV[5] new status or ""   ARGV[6] new phase or ""
@@ -24,6 +25,7 @@ local target_phase = new_phase ~= '' and new_phase or phase
 redis.call('HSET', job, 'status', target_status, 'current_phase', target_phase)
 if TERMINAL[target_status] and not TERMINAL[status] then
   redis.call('HSET', job, 'completed_at', now)
+  redis.call('ZREM', KEYS[4], redis.call('HGET', job, 'org') .. '|' .. job_id)
 end
 for i = 7, #ARGV - 1, 2 do
   redis.call('HSET', job, ARGV[i], ARGV[i + 1])

@@ -1,0 +1,84 @@
+"""Re-sends the next step of a job that stopped moving: the last line of defence against a
+lost broker message.
+
+Acks-late, reject-on-worker-lost and the visibility sweep bring back every message a worker
+held when it died - except one the Redis transport had already popped (``BRPOP``) but not
+yet written to its ``unacked`` hash when the worker was SIGKILLed. That message is gone, and
+without this watchdog its job would stay ``in_progress`` forever (seen once in
+``tests/faults/test_worker_kill.py`` under load).
+
+Every pass (from the worker's sweeper thread) reads the running jobs; a job whose record has
+not changed for ``JOBGRID_STALL_SECONDS`` gets its current step sent again: validate, parse,
+finalize, or - in phase 2 - a fresh fan-out window of its unfinished documents. Duplicates
+are harmless (the done set, the transition guards), so a false alarm - a job merely waiting
+behind a long backlog - costs at most one window of extra messages per stall period. A
+per-job lock keeps several workers from rescuing the same job at once.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from shared.clock import now_ms
+from shared.status import TERMINAL, JobStatus, Phase
+from shared.store import JobStore
+from worker.dispatch import Dispatcher
+
+log = logging.getLogger("jobgrid.worker.watchdog")
+
+_FIELDS = ("status", "current_phase", "updated_at", "expires_at", "fanout_done", "processed",
+           "document_count", "priority")
+
+
+def rescue_stalled(store: JobStore, dispatch: Dispatcher, now: int | None = None) -> int:
+    """One pass; returns how many jobs had a step re-sent."""
+    now = now if now is not None else now_ms()
+    stall_ms = int(store.settings.stall_seconds * 1000)
+    members = [str(m) for m in store.r.zrangebyscore(store.keys.running, "-inf", now - stall_ms)]
+    if not members:
+        return 0
+    pipe = store.r.pipeline(transaction=False)
+    for m in members:
+        pipe.hmget(store.keys.job(m.split("|", 1)[1]), _FIELDS)
+    rescued = 0
+    for member, values in zip(members, pipe.execute(), strict=True):
+        org, job_id = member.split("|", 1)
+        h = dict(zip(_FIELDS, values, strict=True))
+        if _finished(h, now):
+            store.r.zrem(store.keys.running, member)
+        elif now - int(h["updated_at"] or 0) >= stall_ms and _lock(store, job_id, stall_ms):
+            step = _resend(store, dispatch, job_id, org, h)
+            log.warning("job %s made no progress for %.0f s; re-sent %s", job_id,
+                        (now - int(h["updated_at"] or 0)) / 1000, step)
+            rescued += 1
+    return rescued
+
+
+def _finished(h: dict[str, str | None], now: int) -> bool:
+    if not h["status"] or h["status"] in TERMINAL:
+        return True
+    return bool(h["expires_at"]) and now >= int(h["expires_at"] or 0)
+
+
+def _lock(store: JobStore, job_id: str, stall_ms: int) -> bool:
+    return bool(store.r.set(store.keys.rescue_lock(job_id), "1", nx=True, px=stall_ms))
+
+
+def _resend(
+    store: JobStore, dispatch: Dispatcher, job_id: str, org: str, h: dict[str, str | None]
+) -> str:
+    status, phase = h["status"], h["current_phase"]
+    if status == JobStatus.VALIDATING:
+        dispatch.validate(job_id, org)
+        return "validate"
+    if status == JobStatus.QUEUED or phase == Phase.PARSE or (
+            phase == Phase.EXECUTE and h["fanout_done"] != "1"):
+        dispatch.parse(job_id, org)
+        return "parse"
+    if phase == Phase.FINALIZE or h["processed"] == h["document_count"]:
+        dispatch.finalize(job_id, org)
+        return "finalize"
+    pending = store.pending_indexes(job_id, int(h["document_count"] or 0))
+    first = store.start_fanout(job_id, pending, store.settings.fanout_window)
+    dispatch.extract(job_id, org, first, h["priority"] or "normal")
+    return f"{len(first)} of {len(pending)} unfinished documents"
