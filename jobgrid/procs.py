@@ -23,7 +23,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
@@ -92,48 +92,43 @@ def _killpg(pgid: int, sig: int) -> None:
         pass
 
 
+def _live_processes() -> Iterator[tuple[int, list[str]]]:
+    """(pid, stat fields after the command name) of every live, non-zombie process.
+
+    ``fields[0]`` is the state, ``fields[1]`` the parent pid, ``fields[2]`` the process group.
+    """
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 2 and fields[0] not in ("Z", "X"):
+            yield int(entry.name), fields
+
+
 def group_pids(pgid: int) -> list[int]:
     """Live (non-zombie) processes of process group ``pgid``.
 
     Reads ``/proc`` so that zombies, which a non-reaping PID 1 in a container may keep forever,
     do not count as leftovers. Elsewhere it falls back to ``killpg(pgid, 0)``.
     """
-    proc = Path("/proc")
-    if not proc.is_dir():
+    if not Path("/proc").is_dir():
         try:
             os.killpg(pgid, 0)
         except (ProcessLookupError, PermissionError):
             return []
         return [pgid]
-    out: list[int] = []
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        # fields[0] = state, fields[1] = ppid, fields[2] = pgrp
-        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
-            out.append(int(entry.name))
-    return out
+    return [pid for pid, fields in _live_processes() if fields[2] == str(pgid)]
 
 
 def child_pids(pid: int) -> list[int]:
     """Direct, live children of ``pid`` (e.g. Celery's pool processes), from ``/proc``."""
-    out: list[int] = []
-    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 1 and fields[1] == str(pid) and fields[0] not in ("Z", "X"):
-            out.append(int(entry.name))
-    return out
+    if not Path("/proc").is_dir():
+        return []
+    return [child for child, fields in _live_processes() if fields[1] == str(pid)]
 
 
 def stop_groups(
