@@ -10,19 +10,19 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import redis
 import requests
+from support.apistack import ApiStack as Stack
+from support.apistack import api_stack
 from support.env import SettingsEnv
 from support.payloads import job_body
-from support.servers import ApiClient, ApiServer, ProcessSet
+from support.servers import ApiClient, ApiServer
 
 from jobgrid.procs import free_port
 from shared.clock import now_ms
-from shared.keys import Keys
 
 pytestmark = pytest.mark.integration
 
@@ -31,31 +31,12 @@ UNKNOWN = "00000000-0000-4000-8000-000000000000"
 
 
 
-@dataclass(frozen=True)
-class Stack:
-    server: ApiServer
-    env: SettingsEnv
-    redis: redis.Redis
-
-    @property
-    def keys(self) -> Keys:
-        return Keys(self.env.key_prefix)
-
-    def set_job(self, job_id: str, **fields: Any) -> None:
-        self.redis.hset(self.keys.job(job_id), mapping={k: str(v) for k, v in fields.items()})
-
-
 @pytest.fixture(scope="module")
-def stack(make_settings: Callable[..., SettingsEnv], redis_url: str,
+def stack(make_settings: Callable[..., SettingsEnv],
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env = make_settings(isolated=True, **LIMITS)
-    procs = ProcessSet(tmp_path_factory.mktemp("api-errors"))
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    try:
-        yield Stack(procs.start_api(env, workers=1, threads=8), env, client)
-    finally:
-        procs.close()
-        client.close()
+    with api_stack(env, tmp_path_factory.mktemp("api-errors")) as running:
+        yield running
 
 
 @pytest.fixture

@@ -11,16 +11,16 @@ import base64
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import orjson
 import pytest
 import redis
+from support.apistack import ApiStack as Stack
+from support.apistack import api_stack
 from support.env import SettingsEnv
 from support.payloads import job_body
-from support.servers import ApiClient, ApiServer, ProcessSet
+from support.servers import ApiClient, ApiServer
 
 from jobgrid.procs import free_port
 from shared.clock import now_ms
@@ -33,44 +33,12 @@ pytestmark = pytest.mark.integration
 
 
 
-@dataclass(frozen=True)
-class Stack:
-    server: ApiServer
-    env: SettingsEnv
-    redis: redis.Redis
-
-    @property
-    def keys(self) -> Keys:
-        return Keys(self.env.key_prefix)
-
-    @property
-    def store(self) -> JobStore:
-        return JobStore(self.redis, self.env.settings)
-
-    def set_job(self, job_id: str, **fields: Any) -> None:
-        self.redis.hset(self.keys.job(job_id), mapping={k: str(v) for k, v in fields.items()})
-
-    def sent_tasks(self) -> list[tuple[str, list[Any]]]:
-        """(task name, args) of every message waiting on the control queue."""
-        out = []
-        for raw in self.redis.lrange(f"{self.keys.broker_prefix}control", 0, -1):
-            msg = orjson.loads(raw)
-            args = orjson.loads(base64.b64decode(msg["body"]))[0]
-            out.append((msg["headers"]["task"], args))
-        return out
-
-
 @pytest.fixture(scope="module")
-def stack(make_settings: Callable[..., SettingsEnv], redis_url: str,
+def stack(make_settings: Callable[..., SettingsEnv],
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env = make_settings(isolated=True)
-    procs = ProcessSet(tmp_path_factory.mktemp("api-jobs"))
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    try:
-        yield Stack(procs.start_api(env, workers=1, threads=8), env, client)
-    finally:
-        procs.close()
-        client.close()
+    with api_stack(env, tmp_path_factory.mktemp("api-jobs")) as running:
+        yield running
 
 
 @pytest.fixture

@@ -11,22 +11,21 @@ import csv
 import io
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import pytest
 import redis
+from support.apistack import ApiStack as Stack
+from support.apistack import api_stack
 from support.env import SettingsEnv
 from support.payloads import job_body
-from support.servers import ApiClient, ApiServer, ProcessSet
+from support.servers import ApiClient
 
 from api.app import create_app
 from shared.clock import now_ms
-from shared.keys import Keys
 from shared.models import JobStatusOut, Results
 from shared.status import JobStatus, Phase
-from shared.store import JobStore
 
 pytestmark = pytest.mark.integration
 
@@ -35,33 +34,13 @@ FIELDS = ["invoice_number", "total", "issue_date"]
 
 
 
-@dataclass(frozen=True)
-class Stack:
-    server: ApiServer
-    env: SettingsEnv
-    redis: redis.Redis
-
-    @property
-    def store(self) -> JobStore:
-        return JobStore(self.redis, self.env.settings)
-
-    def set_job(self, job_id: str, **fields: Any) -> None:
-        self.redis.hset(Keys(self.env.key_prefix).job(job_id),
-                        mapping={k: str(v) for k, v in fields.items()})
-
-
 @pytest.fixture(scope="module")
-def stack(make_settings: Callable[..., SettingsEnv], redis_url: str,
+def stack(make_settings: Callable[..., SettingsEnv],
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env = make_settings(isolated=True, poll_after_seconds=POLL_RUNNING,
                         poll_after_queued_seconds=POLL_WAITING)
-    procs = ProcessSet(tmp_path_factory.mktemp("api-polling"))
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    try:
-        yield Stack(procs.start_api(env, workers=1, threads=8), env, client)
-    finally:
-        procs.close()
-        client.close()
+    with api_stack(env, tmp_path_factory.mktemp("api-polling")) as running:
+        yield running
 
 
 @pytest.fixture
