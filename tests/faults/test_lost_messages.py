@@ -3,7 +3,6 @@ wrote them to ``unacked``): the watchdog re-sends the stalled job's next step.""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,10 +29,7 @@ def test_a_job_whose_messages_are_lost_is_rescued(
     first = worker_process(env, concurrency=1, extra_env=slow)
     client = api.client()
     job = client.submit(job_body(16))
-    deadline = time.monotonic() + 60
-    while client.get(f"/v1/jobs/{job['id']}/status").json()["completed_documents"] < 3:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    client.wait_documents(job["id"], 3)
 
     first.kill9()
     # every message of the job is lost: queued, reserved and unacked alike (with a 1 h

@@ -5,7 +5,6 @@ Delays are measured in documents processed, not seconds, so a noisy machine cann
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 import redis
 from support.env import API_KEY_B, SettingsEnv
 from support.payloads import job_body
-from support.servers import ApiClient, ApiServer, WorkerProcess
+from support.servers import ApiServer, WorkerProcess
 
 from shared import queues as q
 
@@ -26,13 +25,6 @@ FAULTY = "support.extractors:FaultyExtractor"
 def _env(delay_ms: int, tag: str = "") -> dict[str, str]:
     return {"PYTHONPATH": str(TESTS_DIR), "JOBGRID_TEST_DELAY_MS": str(delay_ms),
             "JOBGRID_TEST_WORKER_TAG": tag}
-
-
-def _wait_processed(client: ApiClient, job_id: str, n: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while client.get(f"/v1/jobs/{job_id}/status").json()["completed_documents"] < n:
-        assert time.monotonic() < deadline, f"job {job_id} did not reach {n} documents"
-        time.sleep(0.05)
 
 
 def test_three_extract_workers_share_a_600_document_job(
@@ -72,7 +64,7 @@ def test_high_priority_job_overtakes_a_low_backlog(
     worker_process(env, concurrency=2, extra_env=_env(15))
     client = api.client()
     low = client.submit(job_body(500, priority="low"))
-    _wait_processed(client, low["id"], 5)
+    client.wait_documents(low["id"], 5)
     high = client.submit(job_body(10, priority="high"))
     final = client.wait_status(high["id"], timeout=60)
     low_now = client.get(f"/v1/jobs/{low['id']}/status").json()
@@ -93,7 +85,7 @@ def test_one_tenants_big_job_does_not_starve_another(
     worker_process(env, concurrency=2, extra_env=_env(10))
     client_a, client_b = api.client(), api.client(API_KEY_B)
     big = client_a.submit(job_body(1000))
-    _wait_processed(client_a, big["id"], 20)
+    client_a.wait_documents(big["id"], 20)
     before = client_a.get(f"/v1/jobs/{big['id']}/status").json()["completed_documents"]
     small = client_b.submit(job_body(10))
     final = client_b.wait_status(small["id"], timeout=60)

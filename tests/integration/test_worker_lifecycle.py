@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,10 +30,7 @@ def test_sigterm_finishes_the_current_document_and_loses_none(
     first = worker_process(env, concurrency=2, extra_env=slow)
     client = api.client()
     job = client.submit(job_body(24))
-    deadline = time.monotonic() + 60
-    while client.get(f"/v1/jobs/{job['id']}/status").json()["completed_documents"] < 3:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    client.wait_documents(job["id"], 3)
 
     assert first.proc is not None
     first.proc.send_signal(signal.SIGTERM)  # warm shutdown: running documents finish

@@ -248,6 +248,20 @@ class ApiClient:
             time.sleep(0.05)
         raise TimeoutError(f"job {job_id} not in {sorted(statuses)} after {timeout}s; last: {last}")
 
+    def wait_documents(self, job_id: str, n: int, timeout: float = 60.0) -> dict[str, Any]:
+        """Poll ``/status`` until at least ``n`` documents completed; return the payload."""
+        deadline = time.monotonic() + timeout
+        last: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            resp = self.get(f"/v1/jobs/{job_id}/status")
+            if resp.status_code == 200:
+                last = resp.json()
+                if last.get("completed_documents", 0) >= n:
+                    return last
+            time.sleep(0.05)
+        raise TimeoutError(f"job {job_id} did not reach {n} completed documents after "
+                           f"{timeout}s; last: {last}")
+
     def close(self) -> None:
         self.session.close()
 
