@@ -12,8 +12,10 @@ Redis client with a *blocking* pool, so a thousand streams waking at once wait a
 connection instead of failing with "Too many connections", and never take the connections
 that ordinary polls use.
 
-Everything here works with real threads (gthread, sync) and with gevent's monkey-patched
-``threading`` (the production server, ``api.server``), where the subscriber is a greenlet.
+Everything here works with real threads (the production server, granian, runs WSGI on a pool
+of threads) and with gevent's monkey-patched ``threading``. A held request (a stream or a
+waiting long poll) keeps its thread, so the feed caps them per process
+(``max_held_requests``): past the cap a new one answers 503 and ordinary polls keep threads.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from flask import Flask
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from shared.errors import Unavailable
 from shared.keys import Keys
 from shared.scripts import Scripts
 from shared.settings import Settings
@@ -71,11 +74,17 @@ class Watch:
 
 
 class ChangeFeed:
-    """Subscribes lazily on first use; a daemon thread reads and dispatches messages."""
+    """Subscribes lazily on first use; a daemon thread reads and dispatches messages.
 
-    def __init__(self, client_factory: Callable[[], redis.Redis], channel: str) -> None:
+    At most ``max_watchers`` watches at once: every one is a request holding a server thread.
+    """
+
+    def __init__(self, client_factory: Callable[[], redis.Redis], channel: str,
+                 max_watchers: int = 1024) -> None:
         self._client_factory = client_factory
         self._channel = channel
+        self._max_watchers = max_watchers
+        self._count = 0
         self._lock = threading.Lock()
         self._watchers: dict[str, set[Watch]] = {}
         self._thread: threading.Thread | None = None
@@ -85,23 +94,30 @@ class ChangeFeed:
     # ------------------------------------------------------------------ watchers
     @contextmanager
     def watch(self, job_id: str) -> Iterator[Watch]:
+        """Registers a watch; 503 ``unavailable`` when this process holds its maximum."""
         self._ensure_started()
         w = Watch(job_id)
         with self._lock:
+            if self._count >= self._max_watchers:
+                raise Unavailable(
+                    f"this server is holding its maximum of {self._max_watchers} open event "
+                    "streams and long polls; retry shortly, or poll /status without wait")
             self._watchers.setdefault(job_id, set()).add(w)
+            self._count += 1
         try:
             yield w
         finally:
             with self._lock:
                 group = self._watchers.get(job_id)
-                if group is not None:
+                if group is not None and w in group:
                     group.discard(w)
+                    self._count -= 1
                     if not group:
                         del self._watchers[job_id]
 
     def watcher_count(self) -> int:
         with self._lock:
-            return sum(len(g) for g in self._watchers.values())
+            return self._count
 
     def _dispatch(self, job_id: str) -> None:
         with self._lock:
@@ -255,13 +271,14 @@ def build_push(settings: Settings) -> Push:
     def fetch(job_id: str) -> dict[str, str]:
         return cast(dict[str, str], client.hgetall(keys.job(job_id)))
 
-    feed = ChangeFeed(lambda: push_client(settings, pubsub=True), keys.events_channel)
+    feed = ChangeFeed(lambda: push_client(settings, pubsub=True), keys.events_channel,
+                      max_watchers=settings.max_held_requests)
     reads = SharedReads(fetch, wait_timeout=settings.redis_socket_timeout * 2)
     return Push(feed, reads, Scripts(client), keys, settings)
 
 
 def push_for(app: Flask, settings: Settings) -> Push:
-    """The app's Push, built on first use in this process (after gunicorn forked, so the
+    """The app's Push, built on first use in this process (after the server forked, so the
     subscriber thread and sockets belong to the worker that uses them)."""
     push = app.extensions.get(PUSH_EXTENSION)
     if push is None:

@@ -4,15 +4,20 @@ Everyone who starts the API - ``jobgrid up``, the test fixtures, docker-compose 
 command from :func:`server_argv`, so the server measured by ``bench/polling.py`` is the
 server that runs.
 
-The choice is **gunicorn with gevent workers**. Server-sent events and long polls hold a
-request open for seconds to minutes; under sync or gthread workers, and under granian's WSGI
-mode, each of them pins an OS thread (or a whole process): with 64 streams open the measured
-status throughput of all three was zero, while gevent kept answering (an open stream is a
-parked greenlet; 1,000 of them cost about 40 MiB). The price, measured: a plain poll costs
-more CPU under gevent (about 800 us here) than under sync (593) or granian (513), so the
-alternative if poll throughput ever matters more is a split - granian for everything, gevent
-for the streams behind a proxy rule (``docs/polling.md``). The other kinds stay here so the
-benchmark can compare them in one run (``bench/polling.py --compare-servers``).
+The choice is **granian** (HTTP in Rust, the WSGI app on a pool of Python threads). A status
+poll costs about half the CPU it costs under gunicorn with gevent workers, the previous choice
+(measured: 197-220 against 400 us per request), which is what lifts polling throughput to
+about 1.5 x Celery Flower's in-memory task lookup.
+
+Server-sent events and long polls hold a request open for seconds to minutes, and under a
+thread pool each one holds a thread. Two things keep that from starving ordinary polls: the
+pool has ``max_held_requests`` threads *plus* :data:`POLL_THREADS` (an idle thread costs
+next to nothing and is spawned on demand), and the app refuses a held request past
+``max_held_requests`` with a 503 (``api.pubsub.ChangeFeed``). So polls always find a thread.
+Measured with 1,000 streams open on one process: 191 MB RSS, p95 delivery 4 ms.
+
+gunicorn (gevent, gthread, sync) stays available for the benchmark's server comparison
+(``bench/polling.py --compare-servers``, with the ``bench`` extra).
 """
 
 from __future__ import annotations
@@ -20,15 +25,20 @@ from __future__ import annotations
 import sys
 from typing import Literal
 
-ServerKind = Literal["gevent", "gthread", "sync", "granian"]
-SERVER_KINDS: tuple[ServerKind, ...] = ("gevent", "gthread", "sync", "granian")
-PRODUCTION: ServerKind = "gevent"
+ServerKind = Literal["granian", "gevent", "gthread", "sync"]
+SERVER_KINDS: tuple[ServerKind, ...] = ("granian", "gevent", "gthread", "sync")
+PRODUCTION: ServerKind = "granian"
 WSGI_APP = "api.wsgi:app"
 
-#: Open connections per gevent process: every SSE stream and long poll is one. A process
-#: refuses to accept more, so this caps memory (about 30 KiB per open stream, measured).
+#: Threads per process for short requests (polls, submits, results), on top of one thread per
+#: held request (``Settings.max_held_requests``, at most 1,024).
+POLL_THREADS = 64
+#: granian's thread pool per process: every held request plus the poll threads.
+BLOCKING_THREADS = 1024 + POLL_THREADS
+
+#: Open connections per gevent process (benchmark comparison only).
 GEVENT_CONNECTIONS = 4000
-#: Threads per process for the thread-based kinds (compared by the benchmark only).
+#: Threads per process for gunicorn's gthread kind (benchmark comparison only).
 THREADS = 16
 #: Seconds a stopping worker lets open requests finish. Streams never finish by themselves:
 #: they are cut after this and the clients (EventSource) reconnect with Last-Event-ID.
@@ -61,9 +71,14 @@ def server_argv(
     settings for the baselines).
     """
     if kind == "granian":
+        # --backpressure: requests in progress per process; its default (backlog / workers)
+        # would queue polls behind held streams before the pool is used up.
+        # The access log prints the path without the query string: no ?access_token= in it.
         return [
             sys.executable, "-m", "granian", "--interface", "wsgi",
-            "--workers", str(workers), "--blocking-threads", str(THREADS),
+            "--workers", str(workers), "--blocking-threads", str(BLOCKING_THREADS),
+            "--backpressure", str(BLOCKING_THREADS), "--backlog", "2048",
+            "--workers-kill-timeout", str(GRACEFUL_SECONDS), "--respawn-failed-workers",
             "--host", host, "--port", str(port),
             "--access-log" if access_log else "--no-access-log", app,
         ]

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     poll_after_queued_seconds: float = Field(2.0, ge=0)
     long_poll_max_seconds: int = Field(60, ge=1, le=60)
     sse_heartbeat_seconds: float = Field(15.0, gt=0)
+    # Open SSE streams + waiting long polls per API process. Each holds one of the server's
+    # threads (api.server sizes the pool as this maximum plus the poll threads), so more than
+    # this answers 503 instead of leaving ordinary polls without a thread.
+    max_held_requests: int = Field(1024, ge=1, le=1024)
 
     # --- worker
     extractor: str = "builtin"

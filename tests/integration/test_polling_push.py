@@ -231,9 +231,9 @@ def test_fast_path_and_flask_path_answer_alike(stack: Stack, api: ApiClient) -> 
     via_flask = anonymous.get(path, params={"access_token": stack.key})
     assert fast.status_code == via_flask.status_code == 200
     assert fast.json() == via_flask.json()
-    skip = {"Date", "X-Request-Id", "X-RateLimit-Remaining"}
-    assert {k: v for k, v in fast.headers.items() if k not in skip} == \
-        {k: v for k, v in via_flask.headers.items() if k not in skip}
+    skip = {"date", "x-request-id", "x-ratelimit-remaining"}  # header names: any case
+    assert {k.lower(): v for k, v in fast.headers.items() if k.lower() not in skip} == \
+        {k.lower(): v for k, v in via_flask.headers.items() if k.lower() not in skip}
     for answer in (fast, via_flask):
         assert len(answer.headers["X-Request-Id"]) == 32
     mine = api.get(path, headers={"X-Request-Id": "trace-12345678"})
@@ -464,5 +464,49 @@ def test_stream_ends_cleanly_when_redis_goes_away(
         log = api.log_text()
         assert "Traceback" not in log and "event stream of job" in log
     finally:
+        api.close()
+        client.close()
+
+
+def test_held_requests_past_the_cap_are_503_and_a_gone_client_frees_its_thread(
+        redis_url: str, tmp_path: Path, make_settings: Callable[..., SettingsEnv]) -> None:
+    """Each open stream or waiting long poll holds one of the server's threads, so a process
+    holds at most ``max_held_requests``: one more answers 503 with Retry-After while ordinary
+    polls still answer, and a stream whose client went away gives its place back (the server
+    closes the stream's iterator once a heartbeat finds the socket closed)."""
+    from shared.apikeys import create_api_key
+
+    env = make_settings(isolated=True, sse_heartbeat_seconds=HEARTBEAT, max_held_requests=2)
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    key = create_api_key(client, env.settings, f"org_{uuid.uuid4().hex[:8]}", "pytest")
+    api = ProductionApi(env, tmp_path / "api.log", workers=1).start()
+    streams: list[SseClient] = []
+    try:
+        poller = ApiClient(api.url, key)
+        job = poller.submit(job_body(1))
+        path = f"/v1/jobs/{job['id']}/events"
+        streams = [SseClient(api.url, path, {"Api-Key": key}) for _ in range(2)]
+        assert all(s.next_event() is not None for s in streams)
+
+        refused = poller.get(f"/v1/jobs/{job['id']}/status", params={"wait": 5})
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"]["code"] == "unavailable"
+        assert int(refused.headers["Retry-After"]) >= 1
+        extra = poller.get(path, stream=True)
+        assert extra.status_code == 503 and extra.json()["error"]["code"] == "unavailable"
+        assert poller.get(f"/v1/jobs/{job['id']}/status").status_code == 200
+
+        streams.pop().close()  # the client goes away without a word
+        deadline = time.monotonic() + 10
+        while True:
+            again = poller.get(f"/v1/jobs/{job['id']}/status", params={"wait": 0})
+            if again.status_code == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(HEARTBEAT)
+        assert again.status_code == 200, "the closed stream never gave its place back"
+        assert "Traceback" not in api.log_text()
+    finally:
+        for s in streams:
+            s.close()
         api.close()
         client.close()
