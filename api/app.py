@@ -8,6 +8,7 @@ builds the production one from the environment.
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import errors, metrics, middleware
 from api.auth import Authenticator
@@ -51,4 +52,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(webhooks.bp)  # docs/webhooks.md
     metrics.register(app)  # request latency for /metrics
     app.wsgi_app = RedactTokens(app.wsgi_app)  # type: ignore[method-assign]
+    if settings.proxy_hops:  # the server does not read X-Forwarded-*: trust only what's set
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     return app

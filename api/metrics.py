@@ -2,9 +2,9 @@
 
 Two sources, because the truth lives in two places:
 
-* **HTTP request latency** is measured in each gunicorn worker process. With
+* **HTTP request latency** is measured in each API server process. With
   ``PROMETHEUS_MULTIPROC_DIR`` set (the launcher points it at a fresh empty directory before
-  gunicorn starts), prometheus-client keeps the histogram in per-process files there and a
+  the server starts), prometheus-client keeps the histogram in per-process files there and a
   scrape, answered by any process, sums all of them. Without it each process keeps its own
   histogram and a scrape shows only the process that answered it: fine for one process,
   misleading for several (documented in ``docs/operations.md``).
@@ -163,7 +163,7 @@ def extraction_histogram(h: dict[str, str]) -> HistogramMetricFamily:
 
 # --------------------------------------------------------------------------- exposition
 def _http_collector() -> Collector:
-    """The latency histogram of every gunicorn worker (multiprocess) or of this process."""
+    """The latency histogram of every server process (multiprocess) or of this process."""
     path = os.environ.get(MULTIPROC_ENV)
     if path and os.path.isdir(path):
         from prometheus_client import multiprocess

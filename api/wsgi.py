@@ -1,6 +1,6 @@
-"""The WSGI entry point: ``gunicorn api.wsgi:app`` (settings from ``JOBGRID_*``).
+"""The WSGI entry point ``api.wsgi:app`` (``api.server``; settings from ``JOBGRID_*``).
 
-gunicorn configures only its own loggers; without a root handler the app's warnings (an
+The server configures only its own loggers; without a root handler the app's warnings (an
 outage, an unhandled error with its request id) would go through Python's last-resort
 handler without timestamps, so give the root logger one unless the host already did.
 """

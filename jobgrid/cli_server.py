@@ -1,6 +1,6 @@
 """Server commands: ``up`` and ``demo`` (supervised local stack), ``api`` and ``worker``.
 
-``api`` and ``worker`` replace this process with gunicorn or Celery (``os.execv``), so signals
+``api`` and ``worker`` replace this process with the API server or Celery (``os.execv``), so signals
 from a process manager (systemd, docker, compose) reach the server directly.
 """
 
@@ -20,9 +20,9 @@ from jobgrid.launcher import (
     Launcher,
     LaunchError,
     all_queues,
+    api_server_argv,
     celery_worker_argv,
     default_concurrency,
-    gunicorn_argv,
     stop_signals,
 )
 
@@ -87,8 +87,8 @@ def demo(port: int, concurrency: int, samples: Path | None) -> int:
 @click.option("--access-log/--no-access-log", default=False, show_default=True,
               help="Log every request (costs about a quarter of a poll's CPU).")
 def api(host: str, port: int, workers: int, access_log: bool) -> int:
-    """Serve the HTTP API: gunicorn with gevent workers (settings from JOBGRID_* variables)."""
-    _exec(gunicorn_argv(host, port, workers=workers, access_log=access_log))
+    """Serve the HTTP API: granian (settings from JOBGRID_* variables)."""
+    _exec(api_server_argv(host, port, workers=workers, access_log=access_log))
     return EXIT_USAGE  # pragma: no cover
 
 

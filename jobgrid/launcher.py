@@ -1,8 +1,8 @@
 """Process supervision for ``jobgrid up`` and ``jobgrid demo``: Redis, the API, one worker.
 
-Start order: an embedded Redis (only when ``JOBGRID_REDIS_URL`` is not set), then gunicorn
-serving ``api.wsgi:app`` and one Celery worker consuming every queue, then wait until the API's
-``/readyz`` answers. Stop order: SIGTERM to the API's and the worker's process groups together,
+Start order: an embedded Redis (only when ``JOBGRID_REDIS_URL`` is not set), then the API
+server (``api.server``) serving ``api.wsgi:app`` and one Celery worker consuming every queue,
+then wait until the API's ``/readyz`` answers. Stop order: SIGTERM to the API's and the worker's process groups together,
 SIGKILL whatever is left after ``stop_timeout``, then Redis last so the worker can still ack.
 
 Settings reach the children through ``JOBGRID_*`` environment variables only, exactly as in
@@ -55,9 +55,10 @@ def default_concurrency() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def gunicorn_argv(host: str, port: int, *, workers: int = 2, access_log: bool = True) -> list[str]:
-    """The production server (``api.server``: gunicorn + gevent, chosen by measurement), with
-    an access log for a local stack."""
+def api_server_argv(host: str, port: int, *, workers: int = 2,
+                    access_log: bool = True) -> list[str]:
+    """The production server (``api.server``: granian, chosen by measurement), with an access
+    log for a local stack."""
     from api.server import server_argv
 
     return server_argv(host, port, workers, access_log=access_log)
@@ -182,7 +183,7 @@ class Launcher:
             )
         env.setdefault("JOBGRID_BASE_URL", self.url)
         if not env.get("PROMETHEUS_MULTIPROC_DIR"):
-            # gunicorn's processes share request metrics through files in one fresh directory
+            # the server's processes share request metrics through files in one fresh directory
             self.prom_dir = tempfile.mkdtemp(prefix="jobgrid-prom-")
             env["PROMETHEUS_MULTIPROC_DIR"] = self.prom_dir
         self.env = env
@@ -209,7 +210,7 @@ class Launcher:
         if cfg.log_dir:
             cfg.log_dir.mkdir(parents=True, exist_ok=True)
         self._prepare_env()
-        api_argv = cfg.api_argv or gunicorn_argv(cfg.host, self.port, workers=cfg.api_workers)
+        api_argv = cfg.api_argv or api_server_argv(cfg.host, self.port, workers=cfg.api_workers)
         worker_argv = cfg.worker_argv or celery_worker_argv(
             all_queues(), concurrency=cfg.concurrency, hostname="jobgrid-up@%h"
         )

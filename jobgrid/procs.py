@@ -4,7 +4,7 @@ Every child runs in its own session (``start_new_session=True``) so that
 
 * a Ctrl-C in the terminal reaches only the launcher, which then stops the children in order
   instead of all of them racing to die at once, and
-* a child's whole tree (gunicorn's workers, Celery's pool processes) can be signalled with one
+* a child's whole tree (the API server's workers, Celery's pool processes) can be signalled with one
   ``killpg`` — the only reliable way to leave no orphan behind.
 
 On Linux each child also gets ``PR_SET_PDEATHSIG`` = SIGTERM, so a launcher or a test run that

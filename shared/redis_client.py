@@ -11,7 +11,7 @@ from shared.settings import Settings
 
 def make_redis(url: str, *, socket_timeout: float = 2.0, max_connections: int = 64) -> redis.Redis:
     """A client that answers strings and never hangs longer than ``socket_timeout``."""
-    # a blocking pool: under gevent more greenlets than connections wait their turn
+    # a blocking pool: more threads than connections (the server has more) wait their turn
     # (up to the socket timeout) instead of failing with "Too many connections"
     pool = redis.BlockingConnectionPool.from_url(
         url,

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
 
     # --- public URL used in links.dashboard
     base_url: str = "http://127.0.0.1:8000"
+    # Proxies in front of the API whose X-Forwarded-For/-Proto to trust (0: none). The
+    # dashboard's cookie is Secure only when the request is https as the client made it.
+    proxy_hops: int = Field(0, ge=0, le=8)
 
     # --- retention
     retention_seconds: int = Field(7 * DAY, ge=1)

@@ -33,7 +33,7 @@ Processes (mark such tests ``@pytest.mark.integration``)
                               ``.stop()``, ``.log_text()``, ``.wait_for_log(regex)``).
     ``start_api``             function factory: ``start_api(settings=None, *, workers=2,
                               threads=16, extra_env=None, **overrides)`` -> ``support.servers.
-                              ApiServer`` (gunicorn on a free port, healthy; ``.url``,
+                              ApiServer`` (the API server on a free port, healthy; ``.url``,
                               ``.client(api_key=API_KEY_A)``).
     ``api_server``            session: one ApiServer on ``settings_env``.
     ``api_client``            function: ``api_server.client()`` (org_a's key preset);

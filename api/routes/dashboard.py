@@ -9,8 +9,9 @@ login CSRF, where no cookie exists yet), ``Secure`` on https and scoped to ``/da
 
 No key appears in a URL, with one exception the contract makes for browsers: the live
 progress uses ``EventSource``, which cannot send headers, so the job page puts
-``?access_token=`` into that one URL (gunicorn's access log redacts it). Pages carry
-``Cache-Control: no-store`` and ``Referrer-Policy: no-referrer`` for that reason. Another
+``?access_token=`` into that one URL (the server's access log never prints a query
+string). Pages carry ``Cache-Control: no-store`` and ``Referrer-Policy: no-referrer`` for
+that reason. Another
 organization's job is a 404 page, exactly like an unknown one. Templates autoescape.
 """
 

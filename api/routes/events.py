@@ -12,8 +12,9 @@ payload) on connect and one on every change, a comment line every ``sse_heartbea
   organization's job 404, the rate limit applies, all as JSON. The connection counts once
   against the rate limit, in the same Redis call as the first read; events cost nothing more.
 * One ChangeFeed subscription per process wakes the stream; re-reads are shared between all
-  streams of the same job (``api.pubsub``). Under the production server (gevent) a stream is a
-  parked greenlet, not a thread.
+  streams of the same job (``api.pubsub``). Under the production server (granian) a stream holds
+  one thread of a pool sized for ``max_held_requests`` streams plus the poll threads; past
+  that cap a new stream is 503 (``api.pubsub``), so polls always find a thread.
 * If Redis goes away mid-stream the stream just ends (logged, no stack trace); EventSource
   reconnects and resumes with ``Last-Event-ID``.
 """

@@ -14,8 +14,9 @@ Long poll (``?wait=<s>&version=<n>``): the request registers with the process's 
 *before* its counted read, then sleeps until a worker publishes a change of the job (no busy
 loop), re-reading through :class:`api.pubsub.SharedReads`. It answers as soon as the version
 exceeds ``n`` (default: the version it first read) or the job is terminal, else with the
-unchanged job when the wait ends. Under the production server (gevent) a waiting request is a
-parked greenlet, so it holds no worker that ordinary polls need.
+unchanged job when the wait ends. Under the production server (granian) a waiting request holds
+one thread of a pool sized for ``max_held_requests`` of them plus the poll threads
+(``api.server``), so it never takes a thread that ordinary polls need.
 """
 
 from __future__ import annotations

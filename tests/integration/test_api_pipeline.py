@@ -1,4 +1,4 @@
-"""The API's read side on jobs a real worker ran (shared ``live_stack``: Redis, gunicorn, Celery).
+"""The API's read side on jobs a real worker ran (``live_stack``: Redis, API server, Celery).
 
 The lead's ``test_pipeline.py`` covers the worker's behaviour; this module checks what a
 client reads back through the API once real rows exist: the results formats with real

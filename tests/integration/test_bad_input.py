@@ -1,4 +1,4 @@
-"""Bad input, generated (hypothesis, bounded), against a real gunicorn API over HTTP.
+"""Bad input, generated (hypothesis, bounded), against a real API server over HTTP.
 
 Whatever a client sends, the API answers with the contract's JSON error body and the code
 that belongs to its status - never a 5xx - and a rejected submission stores nothing: no key

@@ -1,8 +1,8 @@
 """``/metrics``: the workers' Redis-kept counters, the job census, queue depth, and the HTTP
-latency histogram summed over gunicorn's processes.
+latency histogram summed over the server's processes.
 
 The first tests run on fakeredis (the pieces); the ``integration`` ones scrape a real
-gunicorn API with a real worker.
+API server with a real worker.
 """
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ def test_metrics_over_a_live_stack(
     assert value(found, "jobgrid_jobs_census_timestamp_seconds") > time.time() - 60
     for queue in ("control", "extract.high", "extract", "extract.low", "webhooks"):
         assert value(found, "jobgrid_queue_depth", queue=queue) == 0
-    # 12 probes over two gunicorn processes: the multiprocess directory sums them
+    # 12 probes over two server processes: the multiprocess directory sums them
     assert value(found, probes[0], **probes[1]) == before + 12
     assert value(found, "jobgrid_http_request_duration_seconds_count", method="POST",
                  route="/v1/jobs", status="202") == 1

@@ -1,4 +1,4 @@
-"""The whole path over real HTTP: a real gunicorn API, a real Celery worker, a real Redis."""
+"""The whole path over real HTTP: a real API server, a real Celery worker, a real Redis."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Conditional polls, long polls and server-sent events over real HTTP, on the production server.
 
-The API here runs under ``api.server.server_argv`` (gevent), as ``jobgrid up`` and
+The API here runs under ``api.server.server_argv`` (granian), as ``jobgrid up`` and
 docker-compose run it, because the point of several tests is what that server choice buys:
 open streams and long polls must not hold the workers that answer ordinary polls. Job changes
 are written the way workers write them (``JobStore`` -> the Lua scripts, which publish).
@@ -41,7 +41,7 @@ RUNNING_HINT, WAITING_HINT = 0.5, 1.5
 
 class ProductionApi(ApiServer):
     """The API under ``server_argv`` (the production command) instead of the fixture's own
-    gunicorn command line; the rest (log capture, clients, stop) is ApiServer's."""
+    command line; the rest (log capture, clients, stop) is ApiServer's."""
 
     def start(self, ready_timeout: float = 30.0) -> ProductionApi:
         self.port = free_port()

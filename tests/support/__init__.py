@@ -7,6 +7,6 @@
     from support.servers import ApiClient, ApiServer, WorkerProcess
 
 Modules: ``env`` (settings <-> JOBGRID_* env), ``redis_tools`` (finding Redis, prefix cleanup),
-``servers`` (gunicorn/Celery subprocesses), ``logs`` (logs in failure reports),
+``servers`` (API server/Celery subprocesses), ``logs`` (logs in failure reports),
 ``payloads`` (request bodies).
 """

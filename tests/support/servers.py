@@ -1,4 +1,4 @@
-"""Real API (gunicorn) and worker (Celery) subprocesses for integration tests.
+"""Real API (the production server) and worker (Celery) subprocesses for integration tests.
 
 Each process:
 
@@ -267,7 +267,7 @@ class ApiClient:
 
 
 class ApiServer(ManagedProcess):
-    """gunicorn ``api.wsgi:app`` (gthread) on a free 127.0.0.1 port."""
+    """The production server (``api.server``) serving ``api.wsgi:app`` on a free 127.0.0.1 port."""
 
     label = "api"
 

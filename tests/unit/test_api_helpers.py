@@ -1,7 +1,7 @@
 """Pure helpers of the API: cursors, query parsing, ETags, the grid formats, redaction, auth.
 
 These run without Redis (fakeredis where a client is needed); the HTTP behaviour is covered
-by ``tests/integration/test_api_*.py`` against a real gunicorn and Redis.
+by ``tests/integration/test_api_*.py`` against a real API server and Redis.
 """
 
 from __future__ import annotations
@@ -226,3 +226,22 @@ def test_authenticator_caches_so_the_hot_path_skips_redis() -> None:
     assert CountingRedis.calls == 2
     with pytest.raises(Unauthorized, match="missing API key"):
         auth.authenticate(None)
+
+
+@pytest.mark.parametrize(("hops", "secure"), [(0, False), (1, True)])
+def test_login_cookie_is_secure_behind_a_trusted_tls_proxy_only(
+        fake_redis: fakeredis.FakeRedis, monkeypatch: pytest.MonkeyPatch, hops: int,
+        secure: bool) -> None:
+    """The server does not read X-Forwarded-Proto; JOBGRID_PROXY_HOPS says whom to trust."""
+    import api.app
+
+    monkeypatch.setattr(api.app, "redis_from_settings", lambda s: fake_redis)
+    app = api.app.create_app(Settings(key_prefix="ut", api_keys="k-proxy=org_p",
+                                      proxy_hops=hops))
+    resp = app.test_client().post(
+        "/dashboard/login", data={"api_key": "k-proxy", "next": "/dashboard"},
+        headers={"Host": "jobs.example", "Origin": "https://jobs.example",
+                 "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"})
+    assert resp.status_code == 303
+    cookie = resp.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and ("Secure" in cookie) is secure
