@@ -3,8 +3,9 @@
 The production server (granian) logs the path without the query string, so this matters for
 other WSGI servers. gunicorn's access log, for one, prints ``RAW_URI`` (``%(r)s``) and
 ``QUERY_STRING`` (``%(q)s``) from the request's WSGI environ after the app answered. This
-middleware rewrites the token's value in both: ``RAW_URI``/``REQUEST_URI`` before the app runs (Flask routes on ``PATH_INFO`` and never
-reads them), ``QUERY_STRING`` once the app returned (the key was read by then).
+middleware rewrites the token's value in both: ``RAW_URI``/``REQUEST_URI`` before the app
+runs (Flask routes on ``PATH_INFO`` and never reads them), ``QUERY_STRING`` once the app
+returned (the key was read by then).
 """
 
 from __future__ import annotations

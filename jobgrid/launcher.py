@@ -2,8 +2,9 @@
 
 Start order: an embedded Redis (only when ``JOBGRID_REDIS_URL`` is not set), then the API
 server (``api.server``) serving ``api.wsgi:app`` and one Celery worker consuming every queue,
-then wait until the API's ``/readyz`` answers. Stop order: SIGTERM to the API's and the worker's process groups together,
-SIGKILL whatever is left after ``stop_timeout``, then Redis last so the worker can still ack.
+then wait until the API's ``/readyz`` answers. Stop order: SIGTERM to the API's and the
+worker's process groups together, SIGKILL whatever is left after ``stop_timeout``, then Redis
+last so the worker can still ack.
 
 Settings reach the children through ``JOBGRID_*`` environment variables only, exactly as in
 production. Without ``JOBGRID_API_KEYS`` a throw-away key for org ``org_demo`` is made and
