@@ -38,6 +38,7 @@ class Recorded:
     processed: int
     document_count: int
     next_index: int = -1  # the job's next document to send (fan-out window), -1: none
+    sent: bool = False  # the script pushed next_index's broker message itself
 
     @property
     def is_last(self) -> bool:
@@ -181,16 +182,22 @@ class JobStore:
     def record_document(
         self, job_id: str, org: str, index: int, row: dict[str, Any], *,
         failed: bool, filled: int, empty: int, warning: dict[str, Any] | None = None,
+        push: tuple[str, str] | None = None,
     ) -> Recorded:
+        """``push``: (broker queue key, envelope) to have the script send the next document
+        itself (``shared.broker_messages``); without it the caller sends ``next_index``."""
         k = self.keys.job_keys(job_id)
-        added, processed, count, nxt = self.scripts.record_document(
-            keys=[k.job, k.done, k.failed, k.results, self.keys.org_updated(org), k.queue,
-                  k.claims],
+        keys = [k.job, k.done, k.failed, k.results, self.keys.org_updated(org), k.queue,
+                k.claims]
+        if push is not None:
+            keys.append(push[0])
+        added, processed, count, nxt, sent = self.scripts.record_document(
+            keys=keys,
             args=[index, orjson.dumps(row), "failed" if failed else "completed", filled, empty,
                   now_ms(), self.keys.events_channel, job_id,
-                  orjson.dumps(warning) if warning else ""],
+                  orjson.dumps(warning) if warning else "", push[1] if push else ""],
         )
-        return Recorded(int(added) == 1, int(processed), int(count), int(nxt))
+        return Recorded(int(added) == 1, int(processed), int(count), int(nxt), int(sent) == 1)
 
     def transition(
         self, job_id: str, org: str, allowed: tuple[JobStatus, ...] | list[JobStatus], *,

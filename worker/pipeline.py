@@ -158,7 +158,9 @@ def _record(
 ) -> Recorded:
     """Every document outcome goes through here: the idempotent record, then its metrics."""
     rec = ctx.store.record_document(ctx.job_id, ctx.org, index, row, failed=failed,
-                                    filled=filled, empty=empty, warning=warning)
+                                    filled=filled, empty=empty, warning=warning,
+                                    push=ctx.dispatch.extract_push(ctx.job_id, ctx.org,
+                                                                   ctx.priority))
     metrics.document_recorded(added=rec.added, failed=failed, filled=filled, empty=empty)
     return rec
 
@@ -262,8 +264,9 @@ def _record_failure(
 
 
 def _after_record(ctx: Ctx, rec: Recorded) -> None:
-    """Slides the job's fan-out window and, for the last document, enqueues finalize."""
-    if rec.next_index >= 0:
+    """Slides the job's fan-out window (unless the script sent the next document itself) and,
+    for the last document, enqueues finalize."""
+    if rec.next_index >= 0 and not rec.sent:
         ctx.dispatch.extract(ctx.job_id, ctx.org, [rec.next_index], ctx.priority)
     if rec.is_last:
         ctx.dispatch.finalize(ctx.job_id, ctx.org)

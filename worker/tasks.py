@@ -27,7 +27,8 @@ OUTAGE_BUDGET_SECONDS = 300.0
 
 
 def _ctx(job_id: str, org: str, priority: str = "normal") -> Ctx:
-    return Ctx(runtime.store(), CeleryDispatcher(app), job_id, org, priority)
+    return Ctx(runtime.store(), CeleryDispatcher(app, runtime.settings()), job_id, org,
+               priority)
 
 
 def _backoff(attempt: int) -> float:

@@ -51,7 +51,7 @@ def start_sweeper(**_: Any) -> None:
     if _sweeper is None:
         s = runtime.settings()
         store = JobStore(redis_from_settings(s), s)
-        dispatch = CeleryDispatcher(app)
+        dispatch = CeleryDispatcher(app, s)
         _sweeper = Sweeper(store, send_deliveries,
                            watchdog=lambda now: rescue_stalled(store, dispatch, now))
         _sweeper.start()

@@ -1,34 +1,49 @@
 -- Records one document's outcome exactly once and says whether it was the last one.
 -- The done-set guard makes a redelivered task a no-op (PITFALLS 3), and the caller that
 -- adds the last member - and only that caller - enqueues finalize (PITFALLS 6: no chords).
--- It also hands the caller the job's next unsent document (the fan-out window slides by
--- one), remembering the hand-out under this document's index so a redelivery re-sends it.
+-- It also hands out the job's next unsent document (the fan-out window slides by one): with
+-- an envelope (shared/broker_messages.py) it pushes that document's broker message itself,
+-- in this same atomic step; without one it remembers the hand-out under this document's
+-- index, so a redelivery re-sends it, and the caller sends it.
 -- One read and one write of the job hash: this runs once per document.
 --
 -- KEYS[1] job hash     KEYS[2] done set      KEYS[3] failed set
 -- KEYS[4] results hash KEYS[5] org updated zset
 -- KEYS[6] queue list (indexes not yet sent)  KEYS[7] claims hash (index -> index it sent)
+-- KEYS[8] broker queue list (kombu's, for the envelope; absent without one)
 -- ARGV[1] document index     ARGV[2] row JSON        ARGV[3] "completed" | "failed"
 -- ARGV[4] filled cells       ARGV[5] empty cells     ARGV[6] now (ms)
 -- ARGV[7] channel            ARGV[8] job id          ARGV[9] warning JSON or ""
+-- ARGV[10] envelope of the next document's message ("@@INDEX@@", "@@ID@@" to fill) or ""
 -- Returns {added (1, 0 if already recorded, -1 if the job is gone), processed, document_count,
---          next document index to send or -1}
+--          next document index or -1, 1 if this script pushed its message else 0}
 local job, done, failed, results, updated = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local queue, claims = KEYS[6], KEYS[7]
 local index, row, outcome = ARGV[1], ARGV[2], ARGV[3]
 local now, channel, job_id, warning = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local envelope = ARGV[10] or ''
 
 local h = redis.call('HMGET', job, 'document_count', 'processed', 'completed_documents',
                      'failed_documents', 'filled', 'empty', 'version', 'first_done_at',
                      'expires_at')
-if not h[1] then return {-1, 0, 0, -1} end
+if not h[1] then return {-1, 0, 0, -1, 0} end
 local count, processed = tonumber(h[1]), tonumber(h[2] or '0')
 if redis.call('SADD', done, index) == 0 then
-  return {0, processed, count, tonumber(redis.call('HGET', claims, index) or '-1')}
+  return {0, processed, count, tonumber(redis.call('HGET', claims, index) or '-1'), 0}
 end
 processed = processed + 1
+local version = tonumber(h[7] or '0') + 1
 local nxt = redis.call('LPOP', queue)
-if nxt then redis.call('HSET', claims, index, nxt) end
+local pushed = 0
+if nxt and envelope ~= '' then
+  -- job id + index + this write's version: unique, so kombu's delivery tags never collide
+  local id = job_id .. '.' .. nxt .. '.' .. version
+  redis.call('LPUSH', KEYS[8], (string.gsub(string.gsub(envelope, '@@INDEX@@', nxt),
+                                            '@@ID@@', id)))
+  pushed = 1
+elseif nxt then
+  redis.call('HSET', claims, index, nxt)
+end
 redis.call('HSET', results, index, row)
 
 local completed, nfailed = tonumber(h[3] or '0'), tonumber(h[4] or '0')
@@ -39,7 +54,6 @@ if outcome == 'failed' then
 else
   completed = completed + 1
 end
-local version = tonumber(h[7] or '0') + 1
 local fields = {'processed', processed, 'completed_documents', completed,
                 'failed_documents', nfailed, 'filled', tonumber(h[5] or '0') + tonumber(ARGV[4]),
                 'empty', tonumber(h[6] or '0') + tonumber(ARGV[5]), 'version', version,
@@ -64,4 +78,4 @@ if processed == 1 then
 end
 redis.call('ZADD', updated, tonumber(now), job_id)
 redis.call('PUBLISH', channel, job_id .. ' ' .. version)
-return {1, processed, count, tonumber(nxt or '-1')}
+return {1, processed, count, tonumber(nxt or '-1'), pushed}

@@ -192,6 +192,38 @@ def test_fanout_window_slides_one_per_recorded_document(store: JobStore) -> None
     assert store.claimed(job_id, 4) == -1
 
 
+def test_with_an_envelope_the_script_pushes_the_next_message_itself(store: JobStore) -> None:
+    """The hand-out and the send are one step: the broker list gets the rendered message,
+    no claim is left to re-send, and a redelivery of the recorded document sends nothing."""
+    import orjson
+
+    from shared.broker_messages import extract_envelope
+
+    job_id = _job(store, n=4)
+    store.start_fanout(job_id, [0, 1, 2, 3], window=2)
+    push = ("ut:q:extract", extract_envelope(job_id, ORG, "normal"))
+    r0 = store.record_document(job_id, ORG, 0, {}, failed=False, filled=2, empty=0, push=push)
+    assert (r0.added, r0.next_index, r0.sent) == (True, 2, True)
+    assert store.claimed(job_id, 0) == -1
+    [raw] = store.r.lrange("ut:q:extract", 0, -1)
+    msg = orjson.loads(raw)
+    task_id = msg["headers"]["id"]
+    assert orjson.loads(msg["body"])[0] == [job_id, ORG, 2, "normal"]
+    assert task_id.startswith(f"{job_id}.2.") and msg["properties"]["delivery_tag"] == task_id
+    assert "@@" not in raw and "body_encoding" not in msg["properties"]
+
+    again = store.record_document(job_id, ORG, 0, {}, failed=False, filled=2, empty=0,
+                                  push=push)
+    assert (again.added, again.next_index, again.sent) == (False, -1, False)
+    r1 = store.record_document(job_id, ORG, 1, {}, failed=False, filled=2, empty=0, push=push)
+    assert (r1.next_index, r1.sent) == (3, True)
+    ids = [orjson.loads(m)["headers"]["id"] for m in store.r.lrange("ut:q:extract", 0, -1)]
+    assert len(set(ids)) == 2  # every send has its own id (kombu's delivery tag)
+    last = store.record_document(job_id, ORG, 2, {}, failed=False, filled=2, empty=0, push=push)
+    assert (last.next_index, last.sent) == (-1, False)
+    assert store.r.llen("ut:q:extract") == 2
+
+
 def test_start_fanout_again_rebuilds_the_queue(store: JobStore) -> None:
     job_id = _job(store, n=4)
     store.start_fanout(job_id, [0, 1, 2, 3], window=1)
