@@ -127,6 +127,13 @@ def run_bare(settings: Settings, n: int) -> float:
 
 
 def command_calls(r: redis.Redis) -> int:
+    """Every command Redis ran since CONFIG RESETSTAT, those inside Lua scripts included."""
     stats: dict[str, Any] = r.info("commandstats")
     return sum(int(v["calls"]) for k, v in stats.items() if k != "cmdstat_info"
                and k != "cmdstat_config")
+
+
+def script_calls(r: redis.Redis) -> int:
+    """EVALSHA/EVAL calls: what a client sends to run a script (one round trip each)."""
+    stats: dict[str, Any] = r.info("commandstats")
+    return sum(int(stats.get(k, {}).get("calls", 0)) for k in ("cmdstat_evalsha", "cmdstat_eval"))

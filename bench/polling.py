@@ -263,6 +263,24 @@ def compare_servers(env: dict[str, str], args: argparse.Namespace,
     return out
 
 
+def status_read_us(store: JobStore, sizes: dict[str, str], calls: int = 4000,
+                   block: int = 200) -> dict[str, float]:
+    """The status endpoint's one Redis call (``status_read.lua``: count + HGETALL) timed from
+    a client, per job, in alternating blocks so load from outside hits both alike: the
+    median microseconds per call. wrk's rows of identical requests differ by more than
+    10 % on a shared machine; this isolates what could depend on the job's size."""
+    keys = store.keys
+    timings: dict[str, list[float]] = {label: [] for label in sizes}
+    for _ in range(calls // block):
+        for label, job_id in sizes.items():
+            for _ in range(block):
+                t = time.perf_counter()
+                store.scripts.status_read(keys=[keys.rate("bench", 0), keys.job(job_id)],
+                                          args=[60])
+                timings[label].append((time.perf_counter() - t) * 1e6)
+    return {label: round(sorted(v)[len(v) // 2], 1) for label, v in timings.items()}
+
+
 # ------------------------------------------------------------------------ report
 def ratio(a: float, b: float) -> float:
     return round(a / b, 2) if b else float("nan")
@@ -343,11 +361,16 @@ def main() -> int:
         sizes = {"1-doc": small, f"{args.size_docs}-docs": big}
         out["memory"] = {"1-doc": job_memory(r, store, small),
                          f"{args.size_docs}-docs": job_memory(r, store, big)}
+        out["status_read_us"] = status_read_us(store, sizes)
+        print("status_read.lua, median us per call: " + json.dumps(out["status_read_us"]),
+              flush=True)
         print("HTTP rows (wrk, 32 connections)...", flush=True)
         rows = http_rows(env, args, poll_job, sizes)
         print_table(rows)
         out["rows"] = {k: v.as_dict() for k, v in rows.items()}
         out["summary"] = summary(rows, args.size_docs)
+        reads = list(out["status_read_us"].values())
+        out["summary"]["status_read_big_vs_small_job"] = ratio(reads[1], reads[0])
         print("\n" + json.dumps(out["summary"], indent=2))
         print(f"\nSSE: {args.sse_watchers} streams on one API process...", flush=True)
         out["sse"] = sse_row(env, store, args)

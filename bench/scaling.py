@@ -5,8 +5,9 @@
 Starts a private redis-server, then for each count P: P Celery worker instances (one process
 each: how operators scale out) run an N-document job (built-in extractor, then a no-op
 extractor) and, as the baseline, N bare Celery no-op tasks on the same workers' settings.
-Prints documents/s, the ratio to bare Celery and Redis commands per document (INFO
-commandstats).
+Prints documents/s, the ratio to bare Celery, Redis commands per document (INFO
+commandstats, commands run inside Lua scripts included) and script calls per document (the
+tracking round trips a worker makes: EVALSHA).
 """
 
 from __future__ import annotations
@@ -24,7 +25,14 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _stack import command_calls, private_redis, run_bare, run_job, worker  # noqa: E402
+from _stack import (  # noqa: E402
+    command_calls,
+    private_redis,
+    run_bare,
+    run_job,
+    script_calls,
+    worker,
+)
 
 from shared.settings import Settings  # noqa: E402
 
@@ -39,9 +47,10 @@ def measure(url: str, procs: int, docs: int) -> dict[str, Any]:
             run_job(s, 50)  # warm-up: imports, connections, script cache
             r.config_resetstat()
             secs, _ = run_job(s, docs)
-            calls = command_calls(r)
+            calls, scripts = command_calls(r), script_calls(r)
         row[f"{label}_docs_per_s"] = round(docs / secs, 1)
         row[f"{label}_cmds_per_doc"] = round(calls / docs, 2)
+        row[f"{label}_scripts_per_doc"] = round(scripts / docs, 2)
     s = Settings(redis_url=url, key_prefix=f"bench{procs}bare")
     with worker(s, 1, app="bare_celery", queues=["control", "extract"], nodes=procs):
         run_bare(s, 50)
@@ -69,7 +78,8 @@ def main() -> int:
     for row in rows:
         row["speedup_vs_1"] = round(row["builtin_docs_per_s"] / base, 2)
     cols = ["procs", "builtin_docs_per_s", "speedup_vs_1", "noop_docs_per_s",
-            "bare_tasks_per_s", "noop_vs_bare", "noop_cmds_per_doc", "bare_cmds_per_task"]
+            "bare_tasks_per_s", "noop_vs_bare", "noop_cmds_per_doc", "bare_cmds_per_task",
+            "noop_scripts_per_doc"]
     print("\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
     for row in rows:
         print("| " + " | ".join(str(row[c]) for c in cols) + " |")

@@ -19,7 +19,8 @@ Jobs
 - ``{p}:job:{id}:results``: hash, data TTL. record_document.lua: index -> row JSON.
 - ``{p}:job:{id}:attempts``: hash, data TTL. begin_task.lua / note_failure.lua.
 - ``{p}:job:{id}:queue`` / ``:claims``: list / hash, data TTL. Fan-out window:
-  indexes not yet sent / which index each recorded document handed out.
+  indexes not yet sent / which index each recorded document handed out (only with a separate
+  broker; otherwise record_document.lua pushes the message itself into ``{p}:q:<queue>``).
 - ``{p}:job:{id}:timeline``: list, record TTL. transition scripts.
 - ``{p}:job:{id}:emitted``: hash, record TTL. Webhook once-guard.
 - ``{p}:job:{id}:progress_gate``: string, progress interval. ``emit_progress`` (SET NX).
