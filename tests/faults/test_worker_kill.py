@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 N_DOCS = 200
 KILLS = 3
+STALL_SECONDS = 10
 
 
 def test_kill9_worker_three_times_mid_job(
@@ -43,9 +44,13 @@ def test_kill9_worker_three_times_mid_job(
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
     print(f"kill moments seeded with {seed}")
+    # A kill that lands between kombu's BRPOP and its unacked write loses that message for
+    # good (worker/watchdog.py); the watchdog re-sends it after STALL_SECONDS, which must be
+    # well within the wait below (production: 600 s) and longer than a restore takes.
     stack = fault_stack(make_settings, start_api, worker_process,
                         worker_env=faulty_env(delay_ms=50),
-                        visibility_timeout=TEST_VISIBILITY_TIMEOUT)
+                        visibility_timeout=TEST_VISIBILITY_TIMEOUT,
+                        stall_seconds=STALL_SECONDS)
     client = stack.client
     worker = stack.start_worker()
     job_id = client.submit(job_body(N_DOCS))["id"]
