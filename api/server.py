@@ -6,15 +6,15 @@ server that runs.
 
 The choice is **granian** (HTTP in Rust, the WSGI app on a pool of Python threads). A status
 poll costs about half the CPU it costs under gunicorn with gevent workers, the previous choice
-(measured: 197-220 against 400 us per request), which is what lifts polling throughput to
-about 1.5 x Celery Flower's in-memory task lookup.
+(measured: 216 against 383 us per request), which is what lifts polling throughput to
+about 1.7 x Celery Flower's in-memory task lookup.
 
 Server-sent events and long polls hold a request open for seconds to minutes, and under a
 thread pool each one holds a thread. Two things keep that from starving ordinary polls: the
 pool has ``max_held_requests`` threads *plus* :data:`POLL_THREADS` (an idle thread costs
 next to nothing and is spawned on demand), and the app refuses a held request past
 ``max_held_requests`` with a 503 (``api.pubsub.ChangeFeed``). So polls always find a thread.
-Measured with 1,000 streams open on one process: 191 MB RSS, p95 delivery 4 ms.
+Measured with 1,000 streams open on one process: 188 MB RSS, p95 delivery 5 ms.
 
 gunicorn (gevent, gthread, sync) stays available for the benchmark's server comparison
 (``bench/polling.py --compare-servers``, with the ``bench`` extra).
@@ -25,6 +25,8 @@ from __future__ import annotations
 import sys
 from typing import Literal
 
+from shared.settings import MAX_HELD_REQUESTS
+
 ServerKind = Literal["granian", "gevent", "gthread", "sync"]
 SERVER_KINDS: tuple[ServerKind, ...] = ("granian", "gevent", "gthread", "sync")
 PRODUCTION: ServerKind = "granian"
@@ -34,7 +36,7 @@ WSGI_APP = "api.wsgi:app"
 #: held request (``Settings.max_held_requests``, at most 1,024).
 POLL_THREADS = 64
 #: granian's thread pool per process: every held request plus the poll threads.
-BLOCKING_THREADS = 1024 + POLL_THREADS
+BLOCKING_THREADS = MAX_HELD_REQUESTS + POLL_THREADS
 
 #: Open connections per gevent process (benchmark comparison only).
 GEVENT_CONNECTIONS = 4000

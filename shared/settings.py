@@ -11,6 +11,9 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DAY = 86_400
+#: Upper bound (and default) of ``max_held_requests``: the production server sizes its thread
+#: pool from it (``api.server.BLOCKING_THREADS``).
+MAX_HELD_REQUESTS = 1024
 
 
 class Settings(BaseSettings):
@@ -54,7 +57,7 @@ class Settings(BaseSettings):
     # Open SSE streams + waiting long polls per API process. Each holds one of the server's
     # threads (api.server sizes the pool as this maximum plus the poll threads), so more than
     # this answers 503 instead of leaving ordinary polls without a thread.
-    max_held_requests: int = Field(1024, ge=1, le=1024)
+    max_held_requests: int = Field(MAX_HELD_REQUESTS, ge=1, le=MAX_HELD_REQUESTS)
 
     # --- worker
     extractor: str = "builtin"
