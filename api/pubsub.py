@@ -36,7 +36,7 @@ from redis.retry import Retry
 from shared.errors import Unavailable
 from shared.keys import Keys
 from shared.scripts import Scripts
-from shared.settings import Settings
+from shared.settings import MAX_HELD_REQUESTS, Settings
 
 log = logging.getLogger("jobgrid.api.pubsub")
 
@@ -80,7 +80,7 @@ class ChangeFeed:
     """
 
     def __init__(self, client_factory: Callable[[], redis.Redis], channel: str,
-                 max_watchers: int = 1024) -> None:
+                 max_watchers: int = MAX_HELD_REQUESTS) -> None:
         self._client_factory = client_factory
         self._channel = channel
         self._max_watchers = max_watchers

@@ -11,6 +11,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import redis
@@ -26,9 +27,14 @@ REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.Busy
 OUTAGE_BUDGET_SECONDS = 300.0
 
 
+@cache
+def _dispatcher() -> CeleryDispatcher:
+    """One per process: what it derives from the settings never changes."""
+    return CeleryDispatcher(app, runtime.settings())
+
+
 def _ctx(job_id: str, org: str, priority: str = "normal") -> Ctx:
-    return Ctx(runtime.store(), CeleryDispatcher(app, runtime.settings()), job_id, org,
-               priority)
+    return Ctx(runtime.store(), _dispatcher(), job_id, org, priority)
 
 
 def _backoff(attempt: int) -> float:

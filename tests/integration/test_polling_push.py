@@ -492,6 +492,7 @@ def test_held_requests_past_the_cap_are_503_and_a_gone_client_frees_its_thread(
         assert refused.status_code == 503, refused.text
         assert refused.json()["error"]["code"] == "unavailable"
         assert int(refused.headers["Retry-After"]) >= 1
+        assert refused.headers["X-Request-Id"] and refused.headers["X-RateLimit-Limit"]
         extra = poller.get(path, stream=True)
         assert extra.status_code == 503 and extra.json()["error"]["code"] == "unavailable"
         assert poller.get(f"/v1/jobs/{job['id']}/status").status_code == 200
