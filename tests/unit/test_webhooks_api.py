@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+import base64
 from typing import Any
 
 import fakeredis
@@ -62,10 +63,14 @@ def test_create_shows_the_secret_once(client: FlaskClient) -> None:
     r = _create(client, events=["job.completed", "job.failed", "job.completed"])
     assert r.status_code == 201, r.get_json()
     body = r.get_json()
-    assert set(body) == {"id", "object", "url", "events", "secret", "created_at"}
+    assert set(body) == {"id", "object", "url", "events", "secret", "standard_webhooks_secret",
+                         "created_at"}
     assert body["id"].startswith("wh_") and body["object"] == "webhook"
     assert body["events"] == ["job.completed", "job.failed"]
     assert body["secret"].startswith("whsec_")
+    # a generated secret serves both signatures: one string, shown in both fields
+    assert body["standard_webhooks_secret"] == body["secret"]
+    assert len(base64.b64decode(body["secret"].removeprefix("whsec_"), validate=True)) == 32
     assert body["created_at"].endswith("Z")
     assert r.headers["Location"] == f"/v1/webhooks/{body['id']}"
     listed = client.get("/v1/webhooks", headers=_h()).get_json()
@@ -79,6 +84,12 @@ def test_create_shows_the_secret_once(client: FlaskClient) -> None:
 def test_own_secret_is_kept(client: FlaskClient) -> None:
     r = _create(client, secret="my-own-secret-of-16+")
     assert r.status_code == 201 and r.get_json()["secret"] == "my-own-secret-of-16+"
+    # its Standard Webhooks form: the secret's own bytes, base64 encoded behind whsec_
+    assert r.get_json()["standard_webhooks_secret"] == \
+        "whsec_" + base64.b64encode(b"my-own-secret-of-16+").decode()
+    own = "whsec_" + base64.b64encode(b"k" * 24).decode()
+    r = _create(client, secret=own)
+    assert r.get_json()["secret"] == r.get_json()["standard_webhooks_secret"] == own
 
 
 @pytest.mark.parametrize("body, fragment", [
@@ -161,7 +172,8 @@ def test_deliveries_list_newest_first(client: FlaskClient, app: Flask) -> None:
     assert [d["id"] for d in data["data"]] == ["dlv_1", "dlv_0"]
     pending = data["data"][0]
     assert set(pending) == {"id", "event_id", "type", "job_id", "status", "attempts",
-                            "next_retry_at", "created_at"}
+                            "next_retry_at", "created_at", "redelivery_of"}
+    assert pending["redelivery_of"] is None
     assert pending["status"] == "pending"
     assert pending["next_retry_at"] == "2023-11-14T22:14:20.000Z"
     assert pending["attempts"] == [{"at": "2023-11-14T22:13:20.000Z", "status_code": 500,
