@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import base64
+from collections.abc import Iterator
 from typing import Any
 
 import fakeredis
