@@ -8,7 +8,8 @@ deliveries waiting for an attempt, which workers sweep (``worker.webhooks``).
 Emission is Redis-only: it writes the event and its deliveries and marks them due, without a
 broker message. That keeps it callable from the API (cancel) as well as from workers, and lets
 the sweeper be the only place that turns due deliveries into Celery tasks, so no retry delay
-ever becomes a Celery countdown (``../shared/PITFALLS.md`` 2).
+ever becomes a Celery countdown (the Redis transport would deliver a task held past its
+visibility timeout a second time; see ``docs/webhooks.md``).
 
 Exactly once per transition: ``webhook_emit.lua`` sets the field ``<event>:<transition>`` of the
 job's ``emitted`` hash with HSETNX in the same script that creates the deliveries. The transition

@@ -13,7 +13,7 @@ How a delivery travels (the Celery side is ``worker.webhook_tasks``):
 
 So every retry delay, the 4 h one included, waits in a Redis sorted set, never in the broker:
 no countdown or ETA can outlive the Redis transport's ``visibility_timeout`` and be delivered
-twice (``../shared/PITFALLS.md`` 2). A worker that dies mid-attempt leaves the delivery
+twice. A worker that dies mid-attempt leaves the delivery
 claimed; the lease runs out and the sweeper sends it again. Duplicated or redelivered tasks
 are harmless: a task carries the number of attempts it expects to find, and only the first
 task to record an attempt from that number counts. Receivers still see a delivery at least

@@ -106,6 +106,12 @@ def test_own_secret_is_kept(client: FlaskClient) -> None:
     ({"url": "http://169.254.169.254/latest"}, "non-public"),
     ({"url": "http://localhost:5000/hook"}, "local name"),
     ({"url": "https://db.internal/hook"}, "10.0.0.7"),
+    # issue 15.9: a control character, port 0, 6to4 of loopback
+    ({"url": "https://hooks.example.com/a\x01b"}, "control characters"),
+    ({"url": "https://hooks.example.com/a\nb"}, "control characters"),
+    ({"url": "https://hooks.example.com:0/hook"}, "port must be between 1 and 65535"),
+    ({"url": "http://[2002:7f00:1::]/"}, "carries 127.0.0.1"),
+    ({"url": "http://[64:ff9b::a9fe:a9fe]/"}, "carries 169.254.169.254"),
 ])
 def test_invalid_webhooks_are_400_validation_error(client: FlaskClient, body: dict[str, Any],
                                                    fragment: str) -> None:
