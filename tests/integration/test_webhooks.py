@@ -397,6 +397,9 @@ def test_redeliver_sends_the_same_event_again(client: ApiClient, receiver: Recei
     base = ["--url", stack.api.url, "--api-key", API_KEY_A]
     assert cli_run(["webhooks", "redeliver", hook["id"], first["id"], "--wait", *base]) == 0
     assert len(settled(client, hook["id"], 3)) == 3
+    receiver.answers["/again"] = [500]  # exit 1 when the first attempt fails (then retried)
+    assert cli_run(["webhooks", "redeliver", hook["id"], first["id"], "--wait", *base]) == 1
+    assert [d["status"] for d in settled(client, hook["id"], 4)] == ["succeeded"] * 4
     assert cli_run(["webhooks", "deliveries", hook["id"], *base]) == 0
     assert cli_run(["webhooks", "list", *base]) == 0
     # an error is one line and exit 2 (404 here: another organization's webhook)
@@ -413,7 +416,7 @@ def test_redeliver_sends_the_same_event_again(client: ApiClient, receiver: Recei
     finally:
         other.close()
     time.sleep(1.0)
-    assert len(receiver.at("/again")) == 3
+    assert len(receiver.at("/again")) == 5  # original, 3 redeliveries, 1 retry
 
 
 def test_redeliver_of_a_pending_delivery_is_409(client: ApiClient) -> None:
