@@ -44,11 +44,13 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Mapping
 
 __all__ = ["DEFAULT_TOLERANCE", "SignatureError", "check_signature",
-           "check_standard_signature", "sign", "sign_standard", "verify", "verify_standard"]
+           "check_standard_signature", "sign", "sign_standard", "standard_secret_for",
+           "verify", "verify_standard"]
 
 DEFAULT_TOLERANCE = 300
 SCHEME = "v1"
@@ -129,6 +131,22 @@ def verify(
 
 # ------------------------------------------------------------------ Standard Webhooks
 STANDARD_PREFIX = "whsec_"
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+
+
+def standard_secret_for(secret: str) -> str:
+    """The ``standard_webhooks_secret`` of a webhook whose ``secret`` you hold (for one created
+    before that field existed, or to check the rule): a ``whsec_`` secret whose rest is
+    standard base64 (padding optional) keeps its bytes; any other secret's UTF-8 bytes become
+    the key. The answer is ``whsec_`` + the padded base64 of the key."""
+    rest = secret.removeprefix(STANDARD_PREFIX)
+    bare = rest.rstrip("=")
+    key = b""
+    if rest != secret and _BASE64.fullmatch(rest) and len(bare) % 4 != 1:
+        key = base64.b64decode(bare + "=" * (-len(bare) % 4))
+    if not key:
+        key = secret.encode("utf-8")
+    return STANDARD_PREFIX + base64.b64encode(key).decode("ascii")
 
 
 def _standard_key(secret: str | bytes) -> bytes:

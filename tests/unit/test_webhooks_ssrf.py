@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shared.webhook_urls import Resolver, UrlRefused, check_shape, resolve_target
 
@@ -154,3 +156,28 @@ def test_a_name_resolving_to_6to4_loopback_is_refused() -> None:
     with pytest.raises(UrlRefused, match="carries 127.0.0.1"):
         resolve_target("https://hooks.example.com/x", allow_private=False,
                        resolver=_resolves_to("2002:7f00:1::5"))
+
+
+_CONTROL = st.one_of(st.characters(max_codepoint=0x1F), st.characters(min_codepoint=0x7F,
+                                                                      max_codepoint=0x9F))
+
+
+@given(st.text(max_size=40), _CONTROL, st.text(max_size=40))
+def test_any_control_character_anywhere_is_refused(before: str, control: str,
+                                                   after: str) -> None:
+    with pytest.raises(UrlRefused):
+        check_shape(f"https://example.com/{before}{control}{after}")
+    with pytest.raises(UrlRefused, match="control characters"):
+        check_shape(f"https://example.com/a{control}b")
+
+
+@given(st.one_of(st.text(max_size=80),
+                 st.tuples(st.sampled_from(["http://", "https://", "http://[", "https://a.b:"]),
+                           st.text(max_size=60)).map("".join)))
+def test_any_string_is_a_target_or_a_refusal(url: str) -> None:
+    """Whatever a client sends as ``url``: UrlRefused (400) or a target, no other error."""
+    try:
+        t = resolve_target(url, allow_private=False, resolver=_resolves_to("93.184.215.14"))
+    except UrlRefused:
+        return
+    assert 1 <= t.port <= 65535 and t.scheme in ("http", "https")

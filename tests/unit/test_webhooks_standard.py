@@ -14,6 +14,8 @@ import hmac
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
@@ -21,6 +23,7 @@ from jobgrid.webhooks import (
     SignatureError,
     check_standard_signature,
     sign_standard,
+    standard_secret_for,
     verify,
     verify_standard,
 )
@@ -156,3 +159,19 @@ def test_helper_refuses_a_secret_that_is_not_whsec_base64() -> None:
     with pytest.raises(SignatureError, match="standard_webhooks_secret"):
         check_standard_signature(BODY, headers, "my-own-secret-of-16+")
     assert verify_standard(BODY, headers, b"my-own-secret-of-16+")  # the key bytes work
+
+
+# --------------------------------------------------------- the secret rule, both packages
+@given(st.one_of(
+    st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=16, max_size=64),
+    st.binary(min_size=1, max_size=64).map(lambda b: "whsec_" + base64.b64encode(b).decode()),
+    st.binary(min_size=1, max_size=64).map(
+        lambda b: "whsec_" + base64.b64encode(b).decode().rstrip("=")),
+    st.text(st.sampled_from("ABCxyz019+/-_="), min_size=10, max_size=60).map(
+        lambda t: "whsec_" + t),
+))
+def test_server_and_receiver_package_agree_on_the_standard_secret(secret: str) -> None:
+    """``shared.webhooks.standard_secret`` (what the API shows) and the receiver package's
+    ``standard_secret_for`` (stdlib only, for receivers) follow one rule."""
+    assert standard_secret_for(secret) == standard_secret(secret)
+    assert base64.b64decode(standard_secret(secret)[6:], validate=True) == standard_key(secret)
