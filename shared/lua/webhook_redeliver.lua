@@ -14,7 +14,7 @@ local now, ttl, keep = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 
 local d = redis.call('HMGET', original, 'webhook_id', 'org', 'status', 'event_id', 'type',
                      'job_id', 'body')
-if d[1] ~= webhook_id or d[2] ~= org then return 'missing' end
+if d[1] ~= webhook_id or d[2] ~= org or not d[4] or not d[7] then return 'missing' end
 if d[3] ~= 'succeeded' and d[3] ~= 'failed' then return 'pending' end
 
 redis.call('HSET', delivery, 'id', delivery_id, 'webhook_id', webhook_id, 'org', org,
