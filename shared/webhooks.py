@@ -119,8 +119,13 @@ class WebhookCreated(WebhookOut):
     it equals ``secret`` for generated secrets (see ``standard_secret``).
     """
 
-    secret: str
+    secret: str = Field(description="The secret as given, or a generated `whsec_` one; "
+                        "`Jobgrid-Signature` is keyed with this whole string. Shown only here.")
     standard_webhooks_secret: str = Field(
+        description="The Standard Webhooks key (`webhook-signature`) in the `whsec_<base64>` "
+                    "form its libraries take: equal to `secret` when jobgrid generated it, "
+                    "else `whsec_` + base64 of the secret (unless it already is "
+                    "`whsec_<base64>`). Shown only here.",
         examples=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwvhX3DTp3jbA="])
 
 
