@@ -48,14 +48,16 @@ def _with_redis(action: Callable[..., T]) -> T:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
         raise CliFailure(f"invalid JOBGRID_{where.upper()}: {first.get('msg')}") from None
+    try:
+        check_redis_version(settings.redis_url, where=f"the Redis at {settings.redis_url}",
+                            timeout=settings.redis_socket_timeout)
+    except RedisVersionError as e:
+        raise CliFailure(str(e)) from None
     r = make_redis(settings.redis_url, socket_timeout=settings.redis_socket_timeout)
     try:
-        check_redis_version(r, where=f"the Redis at {settings.redis_url}")
         return action(r, settings)
     except redis.RedisError as e:
         raise CliFailure(f"cannot use Redis at {settings.redis_url}: {e}{hint}") from None
-    except RedisVersionError as e:
-        raise CliFailure(str(e)) from None
     finally:
         r.close()
 

@@ -147,10 +147,11 @@ def check_redis(url: str, timeout: float = 3.0, *, where: str | None = None) -> 
     from shared.redis_client import RedisVersionError, check_redis_version
 
     label = where or f"JOBGRID_REDIS_URL={url}"
-    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout,
+                                  protocol=2)  # HELLO 3 would fail on a pre-6.0 server
     try:
         client.ping()
-        return check_redis_version(client, where=label) or "unknown"
+        return check_redis_version(url, where=label, timeout=timeout) or "unknown"
     except redis.RedisError as e:
         raise LaunchError(f"{label} does not answer: {e} "
                           "(unset it to use an embedded Redis)") from None

@@ -97,8 +97,10 @@ def _follow_events(
         try:
             stream = client.events(job_id, last_event_id=tracker.version)
         except ApiError as e:
-            if e.status in (400, 401, 403, 404):
-                raise  # waiting cannot fix these; /status would answer the same
+            if e.status in (401, 403):
+                raise  # a key problem: /status would answer the same
+            # anything else (404 from a server or proxy without the route, 406, 429, 503):
+            # the polls below report it themselves if it concerns the job
             return False
         except ConnectionFailed:
             return False

@@ -11,6 +11,7 @@ now.
 
 from __future__ import annotations
 
+import re
 import threading
 
 import redis
@@ -62,8 +63,8 @@ def parse_version(text: str) -> tuple[int, int, int]:
     """``"6.2.14"`` -> ``(6, 2, 14)``; missing or odd parts count as 0."""
     parts: list[int] = []
     for piece in text.strip().split(".")[:3]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits) if digits else 0)
+        digits = re.match(r"\d*", piece)
+        parts.append(int(digits.group()) if digits and digits.group() else 0)
     while len(parts) < 3:
         parts.append(0)
     return parts[0], parts[1], parts[2]
@@ -73,17 +74,24 @@ def version_text(version: tuple[int, int, int]) -> str:
     return ".".join(str(n) for n in version)
 
 
-def check_redis_version(client: redis.Redis, *, where: str = "Redis") -> str | None:
-    """The server's version, or :class:`RedisVersionError` naming both versions if too old.
+def check_redis_version(url: str, *, where: str = "Redis", timeout: float = 2.0) -> str | None:
+    """The version of the server at ``url``, or :class:`RedisVersionError` naming both
+    versions when it is older than :data:`OLDEST_SUPPORTED_REDIS`.
 
-    Returns None when the server cannot be asked (down, or ``INFO`` refused by an ACL):
-    start-up must not depend on Redis being up (the API answers 503 meanwhile and
-    ``/readyz`` tells), so such a server is checked by whoever reaches it later.
+    Asked over RESP2 on a connection of its own: redis-py opens its connections with
+    ``HELLO 3``, which servers before 6.0 refuse, so a normal client could not even learn
+    how old such a server is. Returns None when the server cannot be asked (down, or
+    ``INFO`` refused by an ACL): start-up must not depend on Redis being up (the API answers
+    503 meanwhile and ``/readyz`` tells), so such a server is checked on the next start.
     """
+    client = redis.Redis.from_url(url, protocol=2, socket_timeout=timeout,
+                                  socket_connect_timeout=timeout)
     try:
         info = client.info("server")
     except redis.RedisError:
         return None
+    finally:
+        client.close()
     found = str(info.get("redis_version") or "")
     if not found:
         return None
@@ -99,14 +107,14 @@ def check_redis_version(client: redis.Redis, *, where: str = "Redis") -> str | N
 def checked_redis(url: str, *, socket_timeout: float = 2.0, max_connections: int = 64,
                   where: str | None = None) -> redis.Redis:
     """:func:`make_redis`, plus the version check once per URL and process."""
-    client = make_redis(url, socket_timeout=socket_timeout, max_connections=max_connections)
     with _checked_lock:
         done = url in _checked
     if not done:
-        if check_redis_version(client, where=where or f"the Redis at {_safe(url)}") is not None:
+        label = where or f"the Redis at {_safe(url)}"
+        if check_redis_version(url, where=label, timeout=socket_timeout) is not None:
             with _checked_lock:
                 _checked.add(url)
-    return client
+    return make_redis(url, socket_timeout=socket_timeout, max_connections=max_connections)
 
 
 def _safe(url: str) -> str:
