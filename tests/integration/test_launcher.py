@@ -394,6 +394,17 @@ def test_readme_commands_and_ci_script_agree() -> None:
     assert second in ci.splitlines()
 
 
+def test_readme_first_screen_says_where_data_lives_and_how_to_make_a_key() -> None:
+    """A newcomer reads the two commands and what follows them; that text must say where a
+    running ``up`` keeps its data and how to create a key that works on it."""
+    readme = (REPO / "README.md").read_text()
+    after_commands = readme.split(".venv/bin/python -m pytest", 1)[1].split("\n## ", 1)[0]
+    assert "~/.local/share/jobgrid" in after_commands  # jobgrid.state.default_data_dir()
+    assert "--data-dir" in after_commands and "--fresh" in after_commands
+    assert "jobgrid keys create --org" in after_commands
+    assert "jobgrid up" in after_commands
+
+
 def test_readme_documents_every_setting() -> None:
     from shared.settings import Settings
 

@@ -196,3 +196,39 @@ def test_idempotency_key_on_the_embedded_redis(
     assert again.json()["id"] == first.json()["id"]
     other = http.post("/v1/jobs", json=job_body(n_docs=2), headers=headers)
     assert other.status_code == 409 and other.json()["error"]["code"] == "conflict", other.text
+
+
+# ------------------------------------------------------------- the audit, kept honest
+REPO = Path(__file__).resolve().parents[2]
+#: Forms that need Redis 7.0 or newer (as Python client calls, or inside Lua scripts).
+_REDIS7_FORMS = [
+    r"\bget\s*=\s*True",  # SET ... GET (redis-py's set(get=True))
+    r"\b(?:gt|lt)\s*=\s*True",  # ZADD GT/LT: 6.2, fine, but keep the audit table true
+    r"'GETEX'|\bgetex\(", r"'LMPOP'|\blmpop\(|'BLMPOP'|\bblmpop\(", r"'ZMPOP'|\bzmpop\(",
+    r"'EXPIRETIME'|\bexpiretime\(|'PEXPIRETIME'|\bpexpiretime\(",
+    r"'FCALL'|\bfcall\(|\bfunction_load\(", r"^#!lua", r"'SINTERCARD'|\bsintercard\(",
+]
+
+
+def test_no_command_needs_a_newer_redis_than_the_oldest_supported() -> None:
+    """A static guard beside the embedded CI pass: the forms of Redis 7 (and ZADD GT/LT,
+    which the audit table says is unused) do not come back unnoticed."""
+    import re
+
+    found: list[str] = []
+    for folder in ("api", "shared", "worker", "jobgrid"):
+        for path in sorted((REPO / folder).rglob("*")):
+            if path.suffix not in (".py", ".lua") or not path.is_file():
+                continue
+            text = path.read_text(encoding="utf-8")
+            for pattern in _REDIS7_FORMS:
+                for m in re.finditer(pattern, text, re.MULTILINE | re.IGNORECASE):
+                    line = text[: m.start()].count("\n") + 1
+                    found.append(f"{path.relative_to(REPO)}:{line}: {m.group()}")
+    assert not found, "needs Redis 7 (the oldest supported is 6.2):\n" + "\n".join(found)
+
+
+def test_docs_state_the_oldest_supported_version() -> None:
+    ops = (REPO / "docs" / "operations.md").read_text(encoding="utf-8")
+    major_minor = ".".join(OLDEST.split(".")[:2])
+    assert f"**Redis {major_minor} or newer.**" in ops
