@@ -164,7 +164,10 @@ class ChangeFeed:
                 "on this server, its share; close one, or poll /status without wait",
                 retry_after=HELD_RETRY_AFTER)
         if org_count and self._count >= self._max_watchers - self._reserve:
-            raise full  # the rest is kept for organizations that hold nothing yet
+            raise Unavailable(  # the rest is kept for organizations that hold nothing yet
+                f"this server holds {self._count} open event streams and long polls; its last "
+                f"{self._reserve} places are kept for organizations holding none; retry "
+                "shortly, or poll /status without wait")
 
     def held_by(self, org: str) -> int:
         """Watches held for ``org`` in this process."""
