@@ -7,10 +7,12 @@ so a client hammering with a bad key does not hammer Redis, in a cache of their 
 flood of made-up keys cannot push valid keys out. A revoked key therefore stops working
 within one cache period. Clear keys are never logged.
 
-Failed authentications (no key, an unknown or unreadable key) are counted per client address
+Failed authentications (an unknown or unreadable key) are counted per client address
 (:class:`FailureLimiter`, in-process): past ``auth_failure_limit`` in a window the address
-gets 429 ``rate_limited`` with ``Retry-After`` before any key lookup, so a flood of random
-keys costs at most that many Redis lookups per address and window. A key already cached as
+gets 429 ``rate_limited`` with ``Retry-After`` before any key lookup, for requests without a
+key too, so a flood of random keys costs at most that many Redis lookups per address and
+window. A request without a key is not counted itself: it costs no lookup, and logged-out
+dashboard pages make them. A key already cached as
 valid still works from such an address (a NAT shared with a misbehaving client).
 
 A key is printable ASCII (what ``jobgrid keys create`` makes). granian hands a header value
@@ -198,8 +200,8 @@ class Authenticator:
             raise RateLimited(
                 f"too many failed authentications from this address; retry in {wait} s",
                 retry_after=wait)
-        if key is None:
-            self.failures.record(addr)
+        if key is None:  # not counted: it costs no lookup, and logged-out dashboard pages
+            # ask without a key; refused above once the address is over its limit
             raise Unauthorized(
                 "missing API key: send 'Api-Key: <key>', 'Authorization: Bearer <key>' "
                 "or '?access_token=<key>'"

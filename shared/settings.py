@@ -142,7 +142,7 @@ class Settings(BaseSettings):
     max_held_per_key: int = Field(128, ge=1, le=MAX_HELD_REQUESTS)
     max_held_per_org: int = Field(256, ge=1, le=MAX_HELD_REQUESTS)
     held_reserve: int = Field(64, ge=0, le=MAX_HELD_REQUESTS - 1)
-    # Failed authentications (missing or unknown key) per client address and window, per
+    # Failed authentications (unknown or unreadable key) per client address and window, per
     # API process; past it the address gets 429 without any key lookup (api.auth).
     auth_failure_limit: int = Field(100, ge=1)
     auth_failure_window_seconds: int = Field(60, ge=1)

@@ -217,12 +217,17 @@ def test_a_flood_of_unknown_keys_costs_at_most_the_limit_in_lookups() -> None:
     assert len(auth.cache._entries) == 1  # unknown keys never take the valid keys' cache
 
 
-def test_missing_keys_count_as_failures_too() -> None:
+def test_missing_keys_are_refused_once_over_but_not_counted() -> None:
+    """No key costs no lookup (and logged-out dashboard pages send none): not counted, but
+    refused like any other attempt once the address is over its limit."""
     auth = Authenticator(fakeredis.FakeRedis(decode_responses=True),
                          Settings(key_prefix="uth2", auth_failure_limit=2))
-    for _ in range(2):
+    for _ in range(5):
         with pytest.raises(Unauthorized, match="missing"):
             auth.authenticate(None, "192.0.2.7")
+    for i in range(2):
+        with pytest.raises(Unauthorized, match="unknown"):
+            auth.authenticate(f"jg_bad{i}", "192.0.2.7")
     with pytest.raises(RateLimited):
         auth.authenticate(None, "192.0.2.7")
 
