@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
+from pydantic import ValidationError
 
 from api import idempotency
-from api.http import parse_json_object, validate_model
+from api.http import parse_json_object, validate_model, validation_message
 from api.lookup import full_job
 from api.services import Services
 from shared.clock import now_ms
@@ -24,6 +25,7 @@ from shared.errors import Conflict, NotFound, PayloadTooLarge, Unprocessable, Va
 from shared.jobview import job_payload
 from shared.models import (
     MAX_SCHEMA_BYTES,
+    STORED,
     JobCreate,
     SchemaIn,
     SchemaOut,
@@ -89,8 +91,14 @@ def resolve_schema(svc: Services, org: str, req: JobCreate) -> tuple[SchemaIn, s
         if not raw:
             raise Unprocessable(f"schema_id '{req.schema_id}' does not name a schema of "
                                 "this organization")
-        stored = SchemaOut.model_validate_json(raw)
-        schema, schema_id = SchemaIn(name=stored.name, fields=stored.fields), stored.id
+        stored = SchemaOut.model_validate_json(raw, context=STORED)
+        try:  # stored under older rules (say, a pattern RE2 cannot run): not runnable now
+            schema = SchemaIn.model_validate(stored.model_dump(include={"name", "fields"}))
+        except ValidationError as e:
+            raise Unprocessable(f"schema_id '{stored.id}' no longer passes the schema rules "
+                                f"({validation_message(e)}); update it with PUT "
+                                f"/v1/schemas/{stored.id}") from e
+        schema_id = stored.id
     if not schema.fields:
         raise Unprocessable("the schema has no fields; give at least one field to extract")
     return schema, schema_id

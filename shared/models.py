@@ -12,7 +12,14 @@ import re
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from shared.patterns import PatternRefused, compile_pattern
 from shared.status import FieldType, JobStatus, Phase, Priority, RowStatus
@@ -29,6 +36,16 @@ FIELD_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}")
 #: (fields, aliases, values, description, pattern); this bounds their product, so one
 #: schema can never grow to the megabytes 200 fields x 500 values x 256 characters allow.
 MAX_SCHEMA_BYTES = 128 * 1024
+
+
+#: Validation context for a schema read back from Redis: it was checked when it arrived, maybe
+#: under older rules (a Python-only pattern, a name ending in a newline), so it must still
+#: load - to be shown, listed, updated or deleted - rather than fail with a 500.
+STORED: dict[str, bool] = {"stored": True}
+
+
+def _stored(info: ValidationInfo) -> bool:
+    return isinstance(info.context, dict) and bool(info.context.get("stored"))
 
 
 class _Strict(BaseModel):
@@ -51,8 +68,8 @@ class FieldSpec(_Strict):
 
     @field_validator("name")
     @classmethod
-    def _name_shape(cls, v: str) -> str:
-        if not FIELD_NAME_RE.fullmatch(v):
+    def _name_shape(cls, v: str, info: ValidationInfo) -> str:
+        if not FIELD_NAME_RE.fullmatch(v) and not _stored(info):
             raise ValueError(
                 "field name must start with a letter or underscore and hold only letters, "
                 "digits, '_' or '-' (at most 64 characters)"
@@ -61,8 +78,8 @@ class FieldSpec(_Strict):
 
     @field_validator("pattern")
     @classmethod
-    def _pattern_compiles(cls, v: str | None) -> str | None:
-        if v is not None:
+    def _pattern_compiles(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None and not _stored(info):
             try:
                 compile_pattern(v)
             except PatternRefused as e:

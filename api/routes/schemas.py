@@ -27,7 +27,7 @@ from api.services import Services, services
 from api.submit import check_schema
 from shared.clock import iso_ms, now_ms
 from shared.errors import Conflict, NotFound, Unprocessable
-from shared.models import SchemaDeleted, SchemaIn, SchemaList, SchemaOut
+from shared.models import STORED, SchemaDeleted, SchemaIn, SchemaList, SchemaOut
 
 bp = Blueprint("schemas", __name__)
 
@@ -55,7 +55,12 @@ def _load(svc: Services, org: str, schema_id: str) -> SchemaOut:
     raw = svc.redis.get(_key(svc, org, schema_id)) if _SCHEMA_ID.fullmatch(schema_id) else None
     if not raw:
         raise NotFound(f"no schema {schema_id[:80]} in this organization")
-    return SchemaOut.model_validate_json(raw)
+    return stored_schema(raw)
+
+
+def stored_schema(raw: str | bytes) -> SchemaOut:
+    """A schema as stored: loaded under the rules it was accepted with (``STORED``)."""
+    return SchemaOut.model_validate_json(raw, context=STORED)
 
 
 def _payload(schema: SchemaOut) -> dict[str, Any]:
@@ -89,7 +94,7 @@ def list_schemas() -> Response:
     svc, org = services(), current_principal().org
     ids = [str(i) for i in svc.redis.zrange(svc.keys.org_schemas(org), 0, -1)]
     raws = svc.redis.mget([_key(svc, org, i) for i in ids]) if ids else []
-    data = [SchemaOut.model_validate_json(raw) for raw in raws if raw]
+    data = [stored_schema(raw) for raw in raws if raw]
     listed = SchemaList(data=data).model_dump(mode="json")
     listed["data"] = [_payload(s) for s in data]
     return json_response(listed)
@@ -117,7 +122,7 @@ def update_schema(schema_id: str) -> Response:
                 raw = pipe.get(key)
                 if not raw:
                     raise NotFound(f"no schema {schema_id} in this organization")
-                current = SchemaOut.model_validate_json(raw)
+                current = stored_schema(raw)
                 new = SchemaOut(id=current.id, name=schema.name, fields=schema.fields,
                                 created_at=current.created_at, version=current.version + 1,
                                 updated_at=iso_ms(now_ms()) or "")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import json
 import socket
 import threading
 import uuid
@@ -407,3 +408,31 @@ def test_the_server_s_own_limits_answer_as_documented(stack: Stack) -> None:
     assert _raw(stack.api, _get(b"", b"/" + b"a" * 65_600)).startswith(b"HTTP/1.1 414")
     ok = _raw(stack.api, _get(b"", b"/v1/" + b"a" * 60_000))
     assert ok.startswith(b"HTTP/1.1 401") and b"x-request-id" in ok.lower()
+
+
+def test_a_schema_stored_under_the_old_rules_still_loads_and_can_be_fixed(
+        stack: Stack) -> None:
+    """Schemas have no TTL: one stored before these rules (a Python-only pattern, a name
+    ending in a newline) must still be listed, shown, updated and deleted - never a 500 -
+    and a submission naming it is 422 until it is updated."""
+    org, c = stack.new_org()
+    keys = Keys(stack.env.key_prefix)
+    sid = "sch_" + uuid.uuid4().hex[:16]
+    legacy = {"id": sid, "object": "schema", "name": "old", "created_at": "2024-01-01T00:00:00Z",
+              "fields": [{"name": "code\n", "type": "string", "description": None,
+                          "aliases": [], "values": None, "pattern": r"(a)\1",
+                          "required": False}]}
+    stack.redis.set(keys.schema(org, sid), json.dumps(legacy))
+    stack.redis.zadd(keys.org_schemas(org), {sid: 1})
+    shown = c.get(f"/v1/schemas/{sid}")
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["version"] == 1 and shown.json()["updated_at"] == legacy["created_at"]
+    assert [s["id"] for s in c.get("/v1/schemas").json()["data"]] == [sid]
+    body = job_body(1)
+    del body["schema"]
+    body["schema_id"] = sid
+    assert "no longer passes the schema rules" in error_of(c.post("/v1/jobs", json=body), 422)
+    fixed = c.request("PUT", f"/v1/schemas/{sid}", json={"name": "new", "fields": FIELDS_V2})
+    assert fixed.status_code == 200 and fixed.json()["version"] == 2
+    c.submit(body)
+    assert c.delete(f"/v1/schemas/{sid}").status_code == 200

@@ -283,3 +283,16 @@ def test_cached_principal_path_is_unchanged() -> None:
     p = auth.authenticate("k-fast", "127.0.0.1")
     assert auth.cached("k-fast") == p == Principal(p.key_id, "org_f")
     time.sleep(0)
+
+
+def test_stored_schemas_load_under_the_rules_they_were_accepted_with() -> None:
+    """A schema stored before RE2 and the full-match name rule loads with ``STORED`` (so the
+    API can show it) and fails the rules without it (so it is never run)."""
+    from shared.models import STORED
+
+    raw = '{"name": "old", "fields": [{"name": "code\\n", "pattern": "(a)\\\\1"}]}'
+    old = SchemaIn.model_validate_json(raw, context=STORED)
+    assert old.fields[0].pattern == r"(a)\1" and old.fields[0].name == "code\n"
+    with pytest.raises(ValidationError) as e:
+        SchemaIn.model_validate_json(raw)
+    assert e.value.error_count() == 2
