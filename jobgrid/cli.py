@@ -35,6 +35,7 @@ from jobgrid.cli_common import (
 from jobgrid.cli_keys import keys
 from jobgrid.cli_schemas import schemas
 from jobgrid.cli_server import api, demo, up, worker, worker_health
+from jobgrid.cli_webhooks import webhooks
 from jobgrid.client import JSON, ApiError, Client, ConnectionFailed
 from jobgrid.documents import documents_from_paths
 from jobgrid.watch import WatchInterrupted, watch_job
@@ -239,6 +240,7 @@ def jobs(state: CliState, status_: str | None, limit: int, as_json: bool) -> int
 
 for _command in (up, demo, api, worker, worker_health, keys, schemas):
     cli.add_command(_command)
+cli.add_command(webhooks)  # jobgrid/cli_webhooks.py
 
 
 # ---------------------------------------------------------------------- entry point
