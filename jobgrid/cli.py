@@ -33,6 +33,7 @@ from jobgrid.cli_common import (
     stdout_console,
 )
 from jobgrid.cli_keys import keys
+from jobgrid.cli_schemas import schemas
 from jobgrid.cli_server import api, demo, up, worker, worker_health
 from jobgrid.cli_webhooks import webhooks
 from jobgrid.client import JSON, ApiError, Client, ConnectionFailed
@@ -251,7 +252,7 @@ def jobs(state: CliState, status_: str | None, limit: int, as_json: bool) -> int
     return EXIT_OK
 
 
-for _command in (up, demo, api, worker, worker_health, keys):
+for _command in (up, demo, api, worker, worker_health, keys, schemas):
     cli.add_command(_command)
 cli.add_command(webhooks)  # jobgrid/cli_webhooks.py
 
