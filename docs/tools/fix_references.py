@@ -13,6 +13,10 @@ headings with stable anchors). This script rewrites every such reference in plac
 * the contract by file name, with or without a folder, becomes ``docs/contract.md`` (a link in
   Markdown, to the named section when the text names one; "the contract" in a heading).
 
+One code rewrite rides along because it belongs to the same merge: ``from jobgrid.cli import
+load_schema`` becomes ``from jobgrid.schema_file import load_schema`` (the loader's new home;
+importing it from the CLI module closes an import cycle).
+
 A Python comment or docstring line that grows past 100 characters is wrapped onto a new line
 with the same indentation and comment marker, so ``ruff`` stays clean; so are comment lines in
 Lua and YAML. Any other line that would pass 100 characters is listed for a hand edit.
@@ -150,6 +154,10 @@ CODE_RULES: list[Rule] = [
     (re.compile(rf"\b{_TRAPS}\s+{_NUMBERS}"), lambda m, c, line: _trap_numbers_code(m, line)),
     (re.compile(r"(``|`|)" + _CONTRACT_FILE + r"\1"),
      lambda m, c, line: f"{m.group(1) or ''}{CONTRACT}{m.group(1) or ''}"),
+    # Not a reference, but the same merge: the schema-file loader left jobgrid.cli (whose
+    # importers closed an import cycle through it) for its own module.
+    (re.compile(r"from jobgrid\.cli import load_schema\b(?:\s*#.*)?$"),
+     lambda m, c, line: "from jobgrid.schema_file import load_schema"),
 ]
 
 

@@ -112,6 +112,16 @@ def test_long_comment_lines_reflow_within_their_paragraph(repo: Path) -> None:
                           "last member enqueues finalize.")
 
 
+def test_schema_loader_import_follows_its_move(repo: Path) -> None:
+    src = repo / "cli_x.py"
+    src.write_text("def f() -> None:\n"
+                   "    from jobgrid.cli import load_schema  # cli imports this module: late\n",
+                   encoding="utf-8")
+    assert _run(repo).returncode == 0
+    assert src.read_text(encoding="utf-8") == (
+        "def f() -> None:\n    from jobgrid.schema_file import load_schema\n")
+
+
 def test_second_run_changes_nothing_and_check_reports_it(repo: Path) -> None:
     (repo / "m.py").write_text(f"# see {TRAPS} 7\n", encoding="utf-8")
     first = _run(repo, "--check")
