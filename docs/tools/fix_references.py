@@ -156,8 +156,8 @@ CODE_RULES: list[Rule] = [
      lambda m, c, line: f"{m.group(1) or ''}{CONTRACT}{m.group(1) or ''}"),
     # Not a reference, but the same merge: the schema-file loader left jobgrid.cli (whose
     # importers closed an import cycle through it) for its own module.
-    (re.compile(r"from jobgrid\.cli import load_schema\b(?:\s*#.*)?$"),
-     lambda m, c, line: "from jobgrid.schema_file import load_schema"),
+    (re.compile(r"^(\s*)from jobgrid\.cli import load_schema\b(?:\s*#.*)?$"),
+     lambda m, c, line: f"{m.group(1)}from jobgrid.schema_file import load_schema"),
 ]
 
 

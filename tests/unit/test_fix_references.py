@@ -19,7 +19,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 TOOL = REPO / "docs" / "tools" / "fix_references.py"
 TRAPS = "PITFALL" + "S"
-TRAPS_FILE = f"../shared/{TRAPS}.md"
+SIBLING = "." + "./shared"  # the folder beside the repository
+TRAPS_FILE = f"{SIBLING}/{TRAPS}.md"
 CONTRACT = "API" + ".md"
 
 
@@ -53,7 +54,7 @@ def test_code_forms(repo: Path) -> None:
     src.write_text(
         f'"""Answers to ``{TRAPS_FILE}``: see ({TRAPS} 1, 4) and (``{TRAPS_FILE}`` 2).\n'
         "\n"
-        f"{TRAPS} 9: a worker must prove it consumes; models mirror ``../shared/{CONTRACT}``.\n"
+        f"{TRAPS} 9: a worker must prove it consumes; models mirror ``{SIBLING}/{CONTRACT}``.\n"
         '"""\n'
         f"#: {TRAPS} 2: short tasks\n"
         f'DESCRIPTION = "contract is shared/{CONTRACT}; details in docs/api.md"\n'
@@ -114,12 +115,13 @@ def test_long_comment_lines_reflow_within_their_paragraph(repo: Path) -> None:
 
 def test_schema_loader_import_follows_its_move(repo: Path) -> None:
     src = repo / "cli_x.py"
-    src.write_text("def f() -> None:\n"
-                   "    from jobgrid.cli import load_schema  # cli imports this module: late\n",
-                   encoding="utf-8")
+    old = "from jobgrid" + ".cli import load_schema"
+    src.write_text(f"def f() -> None:\n    {old}  # cli imports this module: late\n"
+                   f'HELP = "{old}"\n', encoding="utf-8")
     assert _run(repo).returncode == 0
     assert src.read_text(encoding="utf-8") == (
-        "def f() -> None:\n    from jobgrid.schema_file import load_schema\n")
+        "def f() -> None:\n    from jobgrid.schema_file import load_schema\n"
+        f'HELP = "{old}"\n')  # only import statements change
 
 
 def test_second_run_changes_nothing_and_check_reports_it(repo: Path) -> None:
