@@ -38,6 +38,7 @@ from jobgrid.cli_server import api, demo, up, worker, worker_health
 from jobgrid.cli_webhooks import webhooks
 from jobgrid.client import JSON, ApiError, Client, ConnectionFailed
 from jobgrid.documents import document_from_path, select_files
+from jobgrid.schema_file import load_schema
 from jobgrid.watch import WatchInterrupted, watch_job
 
 
@@ -54,20 +55,6 @@ def cli(ctx: click.Context, url: str | None, api_key: str | None) -> None:
 
 
 # ------------------------------------------------------------------------- helpers
-def load_schema(path: Path) -> JSON:
-    """A schema file holds ``{"name", "fields"}`` (or that object under ``"schema"``)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise CliFailure(f"cannot read schema file {path}: {e}") from None
-    if isinstance(data, dict) and isinstance(data.get("schema"), dict):
-        data = data["schema"]
-    if not isinstance(data, dict) or not isinstance(data.get("fields"), list):
-        raise CliFailure(f"schema file {path} must hold an object with 'name' and 'fields'")
-    data.setdefault("name", path.stem)
-    return data
-
-
 def parse_metadata(items: Sequence[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in items:
