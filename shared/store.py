@@ -313,11 +313,14 @@ class JobStore:
         rows = self._finished_rows(k, entries[:limit])
         return RowPage(h or {}, schema, bool(docs), rows, len(entries) > limit)
 
-    def rows_after(self, job_id: str, after: int, limit: int) -> tuple[list[FinishedRow], bool]:
-        """Up to ``limit`` rows finished after position ``after``, and whether more follow."""
+    def rows_after(self, job_id: str, after: int, limit: int,
+                   until: int | None = None) -> tuple[list[FinishedRow], bool]:
+        """Up to ``limit`` rows finished after position ``after`` (and at or before ``until``,
+        a job version already read), and whether more follow."""
         k = self.keys.job_keys(job_id)
         entries = cast(list[tuple[str, float]], self.r.zrangebyscore(
-            k.rows, f"({after}", "+inf", start=0, num=limit + 1, withscores=True))
+            k.rows, f"({after}", "+inf" if until is None else until, start=0, num=limit + 1,
+            withscores=True))
         return self._finished_rows(k, entries[:limit]), len(entries) > limit
 
     def _finished_rows(self, k: JobKeys, entries: list[tuple[str, float]]) -> list[FinishedRow]:
