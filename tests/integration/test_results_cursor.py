@@ -240,6 +240,19 @@ def test_cursor_pages_keep_tenancy_and_expiry(stack: Stack, api: ApiClient,
     assert api.get(f"/v1/jobs/{job['id']}/results", params={"limit": 1}).status_code == 404
 
 
+def test_retry_failed_refuses_a_running_job_and_answers_404_for_an_unknown_one(
+        stack: Stack, api: ApiClient) -> None:
+    job = api.submit(job_body(1))  # no worker here: it stays validating
+    resp = api.post(f"/v1/jobs/{job['id']}/retry", json={"only": "failed"})
+    assert resp.status_code == 409 and resp.json()["error"]["code"] == "conflict"
+    assert "completed (with failed rows)" in resp.json()["error"]["message"]
+    assert api.post(f"/v1/jobs/{uuid.uuid4()}/retry", json={"only": "failed"}).status_code \
+        == 404
+    empty_body = api.post(f"/v1/jobs/{job['id']}/retry", json={})  # the contract's retry
+    assert empty_body.status_code == 409
+    assert "only failed, cancelled or expired" in empty_body.json()["error"]["message"]
+
+
 # ------------------------------------------------------------------ vocabulary
 def test_unprocessed_rows_of_a_cancelled_job_read_cancelled(stack: Stack,
                                                            api: ApiClient) -> None:
