@@ -294,3 +294,12 @@ class Client:
             "status": status, "limit": limit, "cursor": cursor, "updated_since": updated_since,
         }
         return self._request("GET", "/v1/jobs", query=query).json()
+
+    def results_page(
+        self, job_id: str, *, after: str | None = None, limit: int = 100, detail: bool = False
+    ) -> JSON:
+        """``GET /v1/jobs/{id}/results?limit=&after=``: finished rows after the cursor, in
+        completion order, with ``next_cursor``, ``has_more`` and ``job_status``."""
+        query: dict[str, str | int | None] = {"limit": limit, "after": after,
+                                              "detail": "true" if detail else None}
+        return self._request("GET", self._job_path(job_id, "/results"), query=query).json()

@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import http.client
 import random
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from support.env import SettingsEnv
 from support.payloads import job_body
 from support.servers import ApiClient
 
+from jobgrid.cli import run
 from shared.clock import now_ms
 from shared.models import JobOut, JobStatusOut, Results, ResultsPage
 from shared.status import JobStatus, Phase
@@ -394,3 +397,64 @@ def test_bad_row_stream_requests_are_400(stack: Stack, api: ApiClient,
     stream = streams(job["id"], query=query)
     assert stream.resp.status == 400
     assert orjson.loads(stream.resp.read())["error"]["code"] == "validation_error"
+
+
+# ------------------------------------------------------------ jobgrid --follow
+def record_slowly(stack: Stack, job: dict[str, Any], order: list[int], fail: int = -1) -> None:
+    for i in order:
+        time.sleep(0.1)
+        record(stack, job, i, failed=i == fail)
+    finish(stack, job)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "table"])
+def test_cli_follow_streams_rows_as_they_finish(stack: Stack, api: ApiClient,
+                                               org_key: tuple[str, str], fmt: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    job = api.submit(job_body(5))
+    start(stack, job)
+    record(stack, job, 4)  # already finished before the client starts
+    writer = threading.Thread(target=record_slowly, args=(stack, job, [2, 0, 3, 1], 3))
+    writer.start()
+    try:
+        code = run(["--url", stack.server.url, "--api-key", org_key[0], "results", job["id"],
+                    "--follow", "--format", fmt])
+    finally:
+        writer.join()
+    assert code == 0
+    out = capsys.readouterr().out.splitlines()
+    if fmt == "jsonl":
+        rows = [orjson.loads(line) for line in out]
+        assert [r["document"]["index"] for r in rows] == [4, 2, 0, 3, 1]
+        assert [r["status"] for r in rows] == ["completed"] * 3 + ["failed", "completed"]
+    else:
+        assert [line.split()[0] for line in out] == ["#4", "#2", "#0", "#3", "#1"]
+        assert "invoice_number=INV-2" in out[1] and "[failed: corrupt_document]" in out[3]
+
+
+def test_cli_follow_refuses_csv_and_reports_api_errors(stack: Stack, org_key: tuple[str, str],
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["--url", stack.server.url, "--api-key", org_key[0], "results"]
+    assert run([*base, str(uuid.uuid4()), "--follow", "--format", "csv"]) == 2
+    assert "--follow" in capsys.readouterr().err
+    assert run([*base, str(uuid.uuid4()), "--follow"]) == 2
+    assert "not_found" in capsys.readouterr().err
+
+
+def test_cli_results_detail_and_csv_columns(stack: Stack, api: ApiClient,
+                                            org_key: tuple[str, str],
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    job = api.submit(job_body(2))
+    start(stack, job)
+    record(stack, job, 0, value="=1+1")
+    record(stack, job, 1, failed=True)
+    base = ["--url", stack.server.url, "--api-key", org_key[0], "results", job["id"]]
+    assert run([*base, "--format", "csv", "--detail"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("index,filename,status,invoice_number,invoice_number.confidence")
+    assert lines[0].endswith("error.code,error.message,needs_review")
+    assert lines[1].startswith("0,doc0.txt,completed,'=1+1,0.9,")
+    assert ",corrupt_document,x," in lines[2]
+    assert run([*base, "--detail"]) == 0
+    table = capsys.readouterr().out
+    assert "(0.90)" in table and "corrupt_document" in table
