@@ -291,17 +291,19 @@ def status_read_us(store: JobStore, sizes: dict[str, str], calls: int = 4000,
 
 # ---------------------------------------------------------------- results cursor
 def seeded_job(store: JobStore, docs: int) -> str:
-    """A running job with every row recorded by ``record_document.lua``, as a worker would."""
+    """A running job with every row recorded by ``record_document.lua``, as a worker would.
+    Numbers are zero-padded so a row has the same size in every job: the rows compared
+    differ only by the job they come from."""
     job_id = running_job(store, docs)
     schema = store.load_schema(job_id)
     assert schema is not None
     names = [f.name for f in schema.fields]
     for i in range(docs):
-        row = {"document": {"index": i, "filename": f"d{i}.txt"}, "status": "completed",
-               "values": {n: f"{n} value {i}" for n in names},
+        row = {"document": {"index": 10**6 + i, "filename": f"d{i:06d}.txt"},
+               "status": "completed", "values": {n: f"{n} value {i:06d}" for n in names},
                "confidence": dict.fromkeys(names, 0.95), "error": None,
-               "detail": {n: {"label": n, "line": 2, "text": f"{n}: value {i}",
-                              "raw": f"value {i}"} for n in names}}
+               "detail": {n: {"label": n, "line": 2, "text": f"{n}: value {i:06d}",
+                              "raw": f"value {i:06d}"} for n in names}}
         store.record_document(job_id, ORG, i, row, failed=False, filled=len(names), empty=0)
     return job_id
 
