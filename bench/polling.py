@@ -323,6 +323,24 @@ def _median_blocks(calls: dict[str, Any], rounds: int, block: int) -> dict[str, 
     return {label: round(sorted(v)[len(v) // 2], 1) for label, v in timings.items()}
 
 
+def redis_side_us(store: JobStore, calls: dict[str, Any], rounds: int = 6,
+                  per_round: int = 200) -> dict[str, float]:
+    """Microseconds Redis itself spends per call (``INFO commandstats``, reset before each
+    block; the bench's own private server), median over rounds: what the job's size could
+    change, without the client's and the scheduler's noise of a shared machine."""
+    out: dict[str, list[float]] = {label: [] for label in calls}
+    for _ in range(rounds):
+        for label, call in calls.items():
+            store.r.config_resetstat()
+            for _ in range(per_round):
+                call()
+            stats = store.r.info("commandstats")
+            usec = sum(v["usec"] for k, v in stats.items()
+                       if k not in ("cmdstat_config", "cmdstat_info"))
+            out[label].append(usec / per_round)
+    return {label: round(sorted(v)[len(v) // 2], 1) for label, v in out.items()}
+
+
 def _http_get(conn: Any, path: str) -> None:
     conn.request("GET", path, headers=dict(AUTH))
     resp = conn.getresponse()
@@ -347,6 +365,9 @@ def cursor_row(env: dict[str, str], store: JobStore, docs: int) -> dict[str, Any
     out["store_read_us"] = _median_blocks(
         {label: (lambda j=j, a=a: store.row_page(j, a, 100)) for label, (j, a) in pages.items()},
         rounds=60, block=20)
+    out["redis_us_per_page"] = redis_side_us(
+        store, {label: (lambda j=j, a=a: store.row_page(j, a, 100))
+                for label, (j, a) in pages.items()})
     with serve(env, kind=PRODUCTION) as api:
         host, port = api.url.removeprefix("http://").split(":")
         conn = http.client.HTTPConnection(host, int(port), timeout=30)
@@ -363,7 +384,10 @@ def cursor_row(env: dict[str, str], store: JobStore, docs: int) -> dict[str, Any
         }, rounds=3, block=3)
         conn.close()
     store_us, http_us = out["store_read_us"], out["http_us"]
+    redis_us = out["redis_us_per_page"]
     out["summary"] = {
+        "redis_time_page_middle_of_big_vs_small_job": ratio(
+            redis_us[f"page-100-of-{docs}-middle"], redis_us["page-100-of-100"]),
         "store_page_middle_of_big_vs_small_job": ratio(
             store_us[f"page-100-of-{docs}-middle"], store_us["page-100-of-100"]),
         "http_page_middle_of_big_vs_small_job": ratio(
