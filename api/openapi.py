@@ -33,7 +33,7 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     m.JobOut, m.JobStatusOut, m.JobList, m.StatusList, m.Results, m.ResultsPage, m.SchemaOut,
     m.ErrorBody,
     wh.WebhookCreated, wh.WebhookOut, wh.WebhookList, wh.WebhookDeleted, wh.DeliveryList,
-    wh.WebhookEvent,
+    wh.DeliveryOut, wh.WebhookEvent,
 )
 
 ERROR_TEXT = {
@@ -269,6 +269,9 @@ JOB_ID = path_param("job_id", {"type": "string", "format": "uuid", "pattern": f"
                     "The job's id (a UUID, any case).", EXAMPLE_JOB_ID)
 WEBHOOK_ID = path_param("webhook_id", {"type": "string", "pattern": "^wh_[0-9a-f]{16}$"},
                         "The webhook's id.", "wh_3f9a0c2e1b7d4e8f")
+DELIVERY_ID = path_param("delivery_id", {"type": "string", "pattern": "^dlv_[0-9a-f]{24}$"},
+                         "A delivery of that webhook (from its deliveries list).",
+                         "dlv_6e6ad131b96d37fa29c32872")
 SCHEMA_ID = path_param("schema_id", {"type": "string", "pattern": "^sch_[0-9a-f]{16}$"},
                        "The stored schema's id.", "sch_3f9a0c2e1b7d4e8f")
 BOOL_WORDS = ["true", "false", "1", "0", "yes", "no"]
@@ -473,6 +476,22 @@ def webhook_paths() -> Json:
         "/v1/webhooks/{webhook_id}/deliveries": {"get": operation(
             "listDeliveries", "Recent deliveries and their attempts", "webhooks",
             {200: ok("Newest first.", "DeliveryList")}, errors=(404,), params=[WEBHOOK_ID])},
+        "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}": {"get": operation(
+            "getDelivery", "One delivery and its attempts", "webhooks",
+            {200: ok("The delivery.", "DeliveryOut")}, errors=(404,),
+            params=[WEBHOOK_ID, DELIVERY_ID],
+            description="404 for an unknown or expired delivery, one of another webhook, or "
+                        "another organization's.")},
+        "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": {"post": operation(
+            "redeliverDelivery", "Send a past delivery again", "webhooks",
+            {202: ok("The new delivery: a new id, the same event id and body, `redelivery_of` "
+                     "the original; sent within about a second and retried on the usual "
+                     "schedule.", "DeliveryOut", status_headers=("Location",))},
+            errors=(404, 409), params=[WEBHOOK_ID, DELIVERY_ID],
+            description="No request body. 404 for an unknown or expired delivery, one of "
+                        "another webhook, or another organization's; 409 `conflict` while the "
+                        "delivery is still pending (redeliver once it succeeded or failed). "
+                        "Counted by the rate limit like every `/v1` request.")},
     }
 
 
@@ -520,7 +539,12 @@ def webhook_events() -> Json:
             "summary": f"`{event}` delivered to a registered URL",
             "description": "Headers `Jobgrid-Event`, `Jobgrid-Delivery-Id` (same on every "
                            "retry) and `Jobgrid-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "
-                           "\"t.body\">`. A non-2xx answer or a 10 s timeout is retried.",
+                           "\"t.body\">` keyed with the whole `secret`; also the Standard "
+                           "Webhooks headers `webhook-id` (the event id), `webhook-timestamp` "
+                           "and `webhook-signature: v1,<base64 HMAC-SHA256 of "
+                           "\"id.timestamp.body\">` keyed with the bytes of "
+                           "`standard_webhooks_secret`. A non-2xx answer or a 10 s timeout "
+                           "is retried.",
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": {"$ref": REF.format(model="WebhookEvent")}}}},
             "responses": {"2XX": {"description": "Received."}},
