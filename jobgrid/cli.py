@@ -271,12 +271,14 @@ def cancel(state: CliState, job_id: str) -> int:
 @cli.command()
 @click.argument("job_id")
 @click.option("--watch", "watch_", is_flag=True, help="Follow the job until it ends.")
+@click.option("--failed", "only_failed", is_flag=True,
+              help="Re-run only the failed rows (a completed job with failed rows too).")
 @connection_options
 @pass_state
-def retry(state: CliState, job_id: str, watch_: bool) -> int:
+def retry(state: CliState, job_id: str, watch_: bool, only_failed: bool) -> int:
     """Run a failed or cancelled job again under the same id."""
     client = state.client()
-    job = client.retry(job_id)
+    job = client.retry(job_id, only_failed=only_failed)
     click.echo(f"{job.get('id', job_id)}: {job.get('status')} (attempt {job.get('attempt_count')})")
     if not watch_:
         return EXIT_OK

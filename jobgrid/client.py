@@ -374,8 +374,11 @@ class Client:
     def cancel(self, job_id: str) -> JSON:
         return self._request("POST", self._job_path(job_id, "/cancel")).json()
 
-    def retry(self, job_id: str) -> JSON:
-        return self._request("POST", self._job_path(job_id, "/retry")).json()
+    def retry(self, job_id: str, *, only_failed: bool = False) -> JSON:
+        """``POST /v1/jobs/{id}/retry``; ``only_failed`` sends ``{"only": "failed"}`` (re-run
+        only the failed rows, a completed job included)."""
+        body = {"only": "failed"} if only_failed else None
+        return self._request("POST", self._job_path(job_id, "/retry"), body=body).json()
 
     def list_jobs(
         self,

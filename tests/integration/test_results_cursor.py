@@ -494,3 +494,18 @@ def test_dashboard_csv_is_neutralized_and_its_fill_rate_counts_processed_cells(
         assert 'id="fill-rate">33 %<' in page
     finally:
         s.close()
+
+
+def test_cli_retry_failed(stack: Stack, api: ApiClient, org_key: tuple[str, str],
+                          capsys: pytest.CaptureFixture[str]) -> None:
+    job = api.submit(job_body(2))
+    start(stack, job)
+    record(stack, job, 0)
+    record(stack, job, 1, failed=True)
+    finish(stack, job)
+    base = ["--url", stack.server.url, "--api-key", org_key[0], "retry", job["id"]]
+    assert run(base) == 2  # the contract's retry: 409 on a completed job
+    assert "conflict" in capsys.readouterr().err
+    assert run([*base, "--failed"]) == 0
+    assert f"{job['id']}: queued" in capsys.readouterr().out
+    assert api.get(f"/v1/jobs/{job['id']}").json()["failed_documents"] == 0
