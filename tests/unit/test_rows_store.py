@@ -4,6 +4,7 @@ the done-set guarantee that a redelivered or repeated write never counts twice."
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -15,6 +16,7 @@ from shared.models import JobCreate
 from shared.settings import Settings
 from shared.status import JobStatus, Phase
 from shared.store import JobStore
+from shared.webhooks import WebhookCreate, WebhookStore, emit_terminal_event
 from worker.rows import completed_row, failed_row
 
 S = JobStatus
@@ -187,3 +189,22 @@ def test_retry_failed_still_refuses_a_running_job(store: JobStore) -> None:
     job_id = new_job(store, n=2)
     record(store, job_id, 0, failed=True)
     assert store.retry(job_id, ORG, Phase.PARSE, "failed") == (0, "in_progress")
+
+
+def test_a_job_completed_again_after_retry_failed_sends_job_completed_again(
+        fake_redis: fakeredis.FakeRedis) -> None:
+    store = JobStore(fake_redis, Settings(key_prefix="ur", webhook_secret_key="k"))
+    ws = WebhookStore(store.r, store.settings)
+    hook = ws.create(ORG, WebhookCreate(url="https://example.com/h",
+                                        events=["job.completed"])).id
+    job_id = completed_with_failures(store)
+    assert emit_terminal_event(store, job_id, ORG) == 1
+    assert store.retry(job_id, ORG, Phase.PARSE, "failed")[0] == 1
+    store.transition(job_id, ORG, [S.QUEUED], status=S.IN_PROGRESS, phase=Phase.EXECUTE)
+    record(store, job_id, 1)
+    record(store, job_id, 3)
+    time.sleep(0.002)  # a later completed_at: the new transition
+    finish(store, job_id)
+    assert emit_terminal_event(store, job_id, ORG) == 1
+    assert emit_terminal_event(store, job_id, ORG) == 0  # still once per transition
+    assert [d.type for d in ws.deliveries(hook)] == ["job.completed", "job.completed"]
