@@ -31,7 +31,7 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (m.JobCreate, m.SchemaIn, wh.Webho
                                                m.RetryRequest)
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     m.JobOut, m.JobStatusOut, m.JobList, m.StatusList, m.Results, m.ResultsPage, m.SchemaOut,
-    m.ErrorBody,
+    m.ErrorBody, m.SchemaList, m.SchemaDeleted,
     wh.WebhookCreated, wh.WebhookOut, wh.WebhookList, wh.WebhookDeleted, wh.DeliveryList,
     wh.DeliveryOut, wh.WebhookEvent,
 )
@@ -69,7 +69,8 @@ OBJECT_RULES: dict[str, Json] = {
     "DocumentIn": _exactly_one("text", "string", "content_base64", "string"),
     "FieldSpec": {"if": {"required": ["type"], "properties": {"type": {"const": "enum"}}},
                   "then": {"required": ["values"],
-                           "properties": {"values": {"type": "array", "minItems": 1}}}},
+                           "properties": {"values": {"type": "array", "minItems": 1}}},
+                  "else": {"properties": {"values": {"type": "null"}}}},
 }
 
 #: Checks that pydantic validators make but JSON Schema cannot see; merged into the schemas.
@@ -92,7 +93,15 @@ LIMITS: dict[str, dict[str, Json]] = {
     },
     "FieldSpec": {
         "name": {"pattern": r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$"},
-        "values": {"description": "Required (non-empty) when `type` is `enum`."},
+        "values": {"description": "Required (non-empty) when `type` is `enum`; refused (400) "
+                   "on any other type."},
+        "pattern": {"description": "A regular expression the whole value must match, in RE2 "
+                    "syntax (no backreferences or lookaround; `\\d`, `\\w` are ASCII); "
+                    "anything RE2 cannot run is 400."},
+    },
+    "SchemaIn": {
+        "fields": {"description": f"At most {m.MAX_FIELDS} fields; the whole schema at most "
+                   f"{m.MAX_SCHEMA_BYTES} bytes as JSON (413 above)."},
     },
 }
 
@@ -497,14 +506,37 @@ def webhook_paths() -> Json:
 
 def schema_paths() -> Json:
     return {
-        "/v1/schemas": {"post": operation(
-            "createSchema", "Store an extraction schema", "schemas",
-            {201: ok("The stored schema.", "SchemaOut", status_headers=("Location",),
-                     follow=links("schema_id", "getSchema"))},
-            errors=(400, 413, 422), body="SchemaIn", body_example=SCHEMA_BODY_EXAMPLE)},
-        "/v1/schemas/{schema_id}": {"get": operation(
-            "getSchema", "A stored schema", "schemas", {200: ok("The schema.", "SchemaOut")},
-            errors=(404,), params=[SCHEMA_ID])},
+        "/v1/schemas": {
+            "post": operation(
+                "createSchema", "Store an extraction schema", "schemas",
+                {201: ok("The stored schema (version 1).", "SchemaOut",
+                         status_headers=("Location",),
+                         follow=links("schema_id", "getSchema", "updateSchema",
+                                      "deleteSchema"))},
+                errors=(400, 413, 422), body="SchemaIn", body_example=SCHEMA_BODY_EXAMPLE,
+                description="422 once the organization stores `JOBGRID_MAX_SCHEMAS_PER_ORG` "
+                            "(default 100) schemas."),
+            "get": operation(
+                "listSchemas", "The organization's stored schemas", "schemas",
+                {200: ok("Oldest first; the quota bounds the list.", "SchemaList")}),
+        },
+        "/v1/schemas/{schema_id}": {
+            "get": operation(
+                "getSchema", "A stored schema", "schemas",
+                {200: ok("The schema.", "SchemaOut")}, errors=(404,), params=[SCHEMA_ID]),
+            "put": operation(
+                "updateSchema", "Store a new version of a schema", "schemas",
+                {200: ok("The new version: same id, `version` + 1.", "SchemaOut")},
+                errors=(400, 404, 409, 413, 422), params=[SCHEMA_ID], body="SchemaIn",
+                body_example=SCHEMA_BODY_EXAMPLE,
+                description="Jobs already submitted keep the fields they were submitted "
+                            "with."),
+            "delete": operation(
+                "deleteSchema", "Delete a stored schema", "schemas",
+                {200: ok("Deleted.", "SchemaDeleted")}, errors=(404,), params=[SCHEMA_ID],
+                description="Jobs submitted with it keep their copy; new submissions naming "
+                            "it get 422."),
+        },
     }
 
 

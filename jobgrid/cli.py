@@ -33,10 +33,12 @@ from jobgrid.cli_common import (
     stdout_console,
 )
 from jobgrid.cli_keys import keys
+from jobgrid.cli_schemas import schemas
 from jobgrid.cli_server import api, demo, up, worker, worker_health
 from jobgrid.cli_webhooks import webhooks
 from jobgrid.client import JSON, ApiError, Client, ConnectionFailed
 from jobgrid.documents import document_from_path, select_files
+from jobgrid.schema_file import load_schema
 from jobgrid.watch import WatchInterrupted, watch_job
 
 
@@ -53,20 +55,6 @@ def cli(ctx: click.Context, url: str | None, api_key: str | None) -> None:
 
 
 # ------------------------------------------------------------------------- helpers
-def load_schema(path: Path) -> JSON:
-    """A schema file holds ``{"name", "fields"}`` (or that object under ``"schema"``)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise CliFailure(f"cannot read schema file {path}: {e}") from None
-    if isinstance(data, dict) and isinstance(data.get("schema"), dict):
-        data = data["schema"]
-    if not isinstance(data, dict) or not isinstance(data.get("fields"), list):
-        raise CliFailure(f"schema file {path} must hold an object with 'name' and 'fields'")
-    data.setdefault("name", path.stem)
-    return data
-
-
 def parse_metadata(items: Sequence[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in items:
@@ -303,7 +291,7 @@ def jobs(state: CliState, status_: str | None, limit: int, as_json: bool) -> int
     return EXIT_OK
 
 
-for _command in (up, demo, api, worker, worker_health, keys):
+for _command in (up, demo, api, worker, worker_health, keys, schemas):
     cli.add_command(_command)
 cli.add_command(webhooks)  # jobgrid/cli_webhooks.py
 

@@ -50,13 +50,15 @@ def check_available(job_id: str, org: str, h: dict[str, str], schema_raw: str | 
 
 def schema_object(svc: Services, org: str, h: dict[str, str],
                   snapshot: dict[str, Any]) -> dict[str, Any]:
-    """The job's schema snapshot; for a stored schema, the stored object (with its id)."""
+    """The job's schema snapshot; for a stored schema, the stored object (with its id) while
+    it still holds the fields the job ran with (not after a ``PUT`` or ``DELETE``)."""
     schema_id = h.get("schema_id")
     if schema_id:
         stored = svc.redis.get(svc.keys.schema(org, schema_id))
         if stored:
             out: dict[str, Any] = orjson.loads(stored)
-            return out
+            if out.get("name") == snapshot["name"] and out.get("fields") == snapshot["fields"]:
+                return out
     return {"name": snapshot["name"], "fields": snapshot["fields"]}
 
 
