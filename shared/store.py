@@ -340,7 +340,7 @@ class JobStore:
     # The deadlines ``shared.expiry`` registers; the housekeeping thread sweeps them.
     def claim_expiries(self, now: int, lease_ms: int, limit: int) -> list[str]:
         """Members of ``{prefix}:expiries`` due at ``now`` (see ``shared.expiry``), claimed
-        for ``lease_ms``: a sweeper that dies before releasing them leaves them to the next."""
+        for ``lease_ms``: a worker that dies before releasing them leaves them to the next."""
         members = self.scripts.webhook_claim(keys=[self.keys.expiries],
                                              args=[now, lease_ms, limit])
         return [str(m) for m in members]

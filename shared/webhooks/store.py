@@ -123,7 +123,7 @@ class WebhookStore:
         Returns ``("ok", the new delivery)``, or ``("missing", None)`` when the delivery is
         unknown, expired or another webhook's, or ``("pending", None)`` while it still waits
         for an attempt. The new delivery has a new id, the same event id and body, and is
-        due now; the sweeper sends it like any other.
+        due now; the housekeeping thread sends it like any other.
         """
         now = now if now is not None else now_ms()
         k = self.keys
