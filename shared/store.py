@@ -14,12 +14,12 @@ import redis
 
 from shared.clock import now_ms
 from shared.documents import DocumentStore, RedisDocumentStore
+from shared.expiry import register_expiry
 from shared.keys import JobKeys, Keys
 from shared.models import JobCreate, SchemaIn
-from shared.scripts import Scripts
+from shared.scripts import scripts_for
 from shared.settings import Settings
 from shared.status import JobStatus, Phase
-from shared.webhooks import register_expiry
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +62,7 @@ class JobStore:
         self.r = client
         self.settings = settings
         self.keys = Keys(settings.key_prefix)
-        self.scripts = Scripts(client)
+        self.scripts = scripts_for(client)
         self.documents: DocumentStore = RedisDocumentStore(client, self.keys)
 
     # ------------------------------------------------------------------ create
@@ -335,6 +335,24 @@ class JobStore:
         raws, reruns = pipe.execute()
         return [FinishedRow(int(i), int(pos), raw, int(rerun or 0))
                 for (i, pos), raw, rerun in zip(entries, raws, reruns, strict=True) if raw]
+
+    # ------------------------------------------------------------- expiry registry
+    # The deadlines ``shared.expiry`` registers; the housekeeping thread sweeps them.
+    def claim_expiries(self, now: int, lease_ms: int, limit: int) -> list[str]:
+        """Members of ``{prefix}:expiries`` due at ``now`` (see ``shared.expiry``), claimed
+        for ``lease_ms``: a worker that dies before releasing them leaves them to the next."""
+        members = self.scripts.webhook_claim(keys=[self.keys.expiries],
+                                             args=[now, lease_ms, limit])
+        return [str(m) for m in members]
+
+    def defer_expiry(self, member: str, expires_at: int) -> None:
+        """Moves a claimed member to its job's later deadline (the job was retried)."""
+        self.r.zadd(self.keys.expiries, {member: expires_at})
+
+    def release_expiry(self, member: str, leased_score: int) -> bool:
+        """Drops a claimed member, unless it was registered again since ``leased_score``."""
+        return int(self.scripts.webhook_release(keys=[self.keys.expiries],
+                                                args=[member, leased_score])) == 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from shared.celery_config import make_celery
 from shared.settings import get_settings
 
 app = make_celery(get_settings(), name="jobgrid-worker")
-app.conf.include = ["worker.tasks", "worker.webhook_tasks"]
+app.conf.include = ["worker.tasks", "worker.webhook_tasks", "worker.housekeeping"]
 
 
 @worker_init.connect

@@ -22,15 +22,8 @@ from shared.status import JobStatus, Phase
 from shared.store import JobStore
 from shared.webhook_urls import Target
 from shared.webhooks import WebhookCreate, WebhookStore, emit_job_event
-from worker.webhooks import (
-    HttpResult,
-    Sweeper,
-    deliver,
-    lease_seconds,
-    plan_next,
-    post,
-    sweep_deliveries,
-)
+from worker.housekeeping import HousekeepingLoop, lease_seconds, sweep_deliveries
+from worker.webhooks import HttpResult, deliver, plan_next, post
 
 S = JobStatus
 ORG = "org_a"
@@ -230,7 +223,7 @@ def test_sweeper_thread_sends_due_deliveries(store: JobStore) -> None:
         update={"webhook_sweep_interval_seconds": 0.02}))
     _, _, d_id = _completed_job_with_hook(fast)
     sent: list[tuple[str, int]] = []
-    sweeper = Sweeper(fast, sent.extend)
+    sweeper = HousekeepingLoop(fast, sent.extend)
     sweeper.start()
     try:
         deadline = time.monotonic() + 5

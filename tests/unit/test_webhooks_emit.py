@@ -26,7 +26,7 @@ from shared.webhooks import (
     register_expiry,
     unregister_expiry,
 )
-from worker.webhooks import sweep_expiries
+from worker.housekeeping import sweep_expiries
 
 S = JobStatus
 ORG = "org_a"
