@@ -91,13 +91,16 @@ def _opt_ms(h: Mapping[str, str], name: str) -> int | None:
     return int(v) if v else None
 
 
+_STATUS, _EXPIRES_AT = F.STATUS, F.EXPIRES_AT  # module globals: this runs on every poll
+
+
 def effective_status(h: Mapping[str, str], now: int) -> JobStatus:
     """The stored status, or ``expired`` once ``expires_at`` has passed (no write marks
     expiry, so every reader derives it the same way, from these two fields)."""
-    exp = _int(h, F.EXPIRES_AT)
+    exp = _int(h, _EXPIRES_AT)
     if exp and now >= exp:
         return JobStatus.EXPIRED
-    return JobStatus(h[F.STATUS])
+    return JobStatus(h[_STATUS])
 
 
 @dataclass(frozen=True, slots=True)
