@@ -27,10 +27,11 @@ Json = dict[str, Any]
 REF = "#/components/schemas/{model}"
 EXAMPLE_JOB_ID = "a1b2c3d4-e5f6-4890-abcd-ef1234567890"
 
-REQUEST_MODELS: tuple[type[BaseModel], ...] = (m.JobCreate, m.SchemaIn, wh.WebhookCreate)
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (m.JobCreate, m.SchemaIn, wh.WebhookCreate,
+                                               m.RetryRequest)
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
-    m.JobOut, m.JobStatusOut, m.JobList, m.StatusList, m.Results, m.SchemaOut, m.ErrorBody,
-    m.SchemaList, m.SchemaDeleted,
+    m.JobOut, m.JobStatusOut, m.JobList, m.StatusList, m.Results, m.ResultsPage, m.SchemaOut,
+    m.ErrorBody, m.SchemaList, m.SchemaDeleted,
     wh.WebhookCreated, wh.WebhookOut, wh.WebhookList, wh.WebhookDeleted, wh.DeliveryList,
     wh.DeliveryOut, wh.WebhookEvent,
 )
@@ -301,17 +302,25 @@ WEBHOOK_BODY_EXAMPLE: Json = {"url": "https://example.com/hooks/jobgrid",
                               "events": ["job.completed", "job.failed"]}
 TEXT = {"type": "string"}
 #: One server-sent event (how SSE-aware tools read a ``text/event-stream`` schema).
-SSE_EVENT: Json = {
-    "type": "object",
-    "required": ["data"],
-    "properties": {
-        "event": {"const": "status"},
-        "id": {"type": "string", "pattern": "^[0-9]+$", "description": "The job's version."},
-        "retry": {"type": "string", "pattern": "^[0-9]+$"},
-        "data": {"type": "string", "contentMediaType": "application/json",
-                 "contentSchema": {"$ref": REF.format(model="JobStatusOut")}},
-    },
-}
+def _sse_event(name: str, model: str, id_description: str) -> Json:
+    return {
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {"const": name},
+            "id": {"type": "string", "description": id_description},
+            "retry": {"type": "string", "pattern": "^[0-9]+$"},
+            "data": {"type": "string", "contentMediaType": "application/json",
+                     "contentSchema": {"$ref": REF.format(model=model)}},
+        },
+    }
+
+
+SSE_EVENT: Json = {"oneOf": [
+    _sse_event("status", "JobStatusOut", "The job's version (with `rows=true`: a results "
+                                         "cursor at that version)."),
+    _sse_event("row", "ResultRow", "The results cursor after this row (`rows=true` only)."),
+]}
 
 
 # ----------------------------------------------------------------------------- paths
@@ -352,13 +361,25 @@ def job_paths() -> Json:
             "cancelJob", "Cancel a job", "jobs",
             {200: ok("The job, now `cancelled`.", "JobOut")}, errors=(400, 404, 409),
             params=[JOB_ID])},
-        "/v1/jobs/{job_id}/retry": {"post": operation(
-            "retryJob", "Run a failed, cancelled or expired job again", "jobs",
-            {202: ok("The job, queued again under the same id.", "JobOut",
-                     status_headers=("Location",))},
-            errors=(400, 404, 409, 422), params=[JOB_ID],
-            description="422 when the job's documents already expired.")},
+        "/v1/jobs/{job_id}/retry": {"post": retry_operation()},
     }
+
+
+def retry_operation() -> Json:
+    """The body is optional: without it (or with ``{}``) the contract's retry."""
+    op = operation(
+        "retryJob", "Run a failed, cancelled or expired job again", "jobs",
+        {202: ok("The job, queued again under the same id.", "JobOut",
+                 status_headers=("Location",))},
+        errors=(400, 404, 409, 422), params=[JOB_ID], body="RetryRequest",
+        body_example={"only": "failed"},
+        description="422 when the job's documents already expired. With `{\"only\": "
+                    "\"failed\"}` only the rows that did not complete run again (completed "
+                    "rows stay byte-identical) and a `completed` job with failed rows is "
+                    "accepted too; 409 when it has no failed rows. Without a body, 409 for a "
+                    "completed job as before.")
+    op["requestBody"]["required"] = False
+    return op
 
 
 def status_paths() -> Json:
@@ -389,31 +410,54 @@ def status_paths() -> Json:
             "jobEvents", "Server-sent events for one job", "status",
             {200: ok("A `text/event-stream`: an event `status` with the status payload "
                      "(`JobStatusOut`) on connect and on every change, `id` = version; "
-                     "closes after the terminal event.",
+                     "closes after the terminal event. With `rows=true` also an event `row` "
+                     "(a `ResultRow` with `rerun`) per finished row, before the status of "
+                     "the version that recorded it; every `id` is then a results cursor.",
                      content={"text/event-stream": {"schema": SSE_EVENT}})},
             errors=(400, 404), params=[
-                JOB_ID, header_param("Last-Event-ID", TEXT, "Resume after this version.")])},
+                JOB_ID,
+                header_param("Last-Event-ID", TEXT, "Resume after this version (with "
+                             "`rows=true`: after this results cursor)."),
+                query_param("rows", {"type": "string", "enum": BOOL_WORDS,
+                                     "default": "false"},
+                            "Add `row` events for finished rows."),
+                query_param("after", TEXT, "With `rows=true`: start after this results "
+                                           "cursor (400 if malformed or another job's)."),
+            ])},
     }
 
 
 def results_paths() -> Json:
     content = {
-        "application/json": {"schema": {"$ref": REF.format(model="Results")}},
+        "application/json": {"schema": {"anyOf": [
+            {"$ref": REF.format(model="Results")},
+            {"$ref": REF.format(model="ResultsPage")}]}},
         "text/csv": {"schema": TEXT},
         "application/x-ndjson": {"schema": TEXT},
     }
     return {"/v1/jobs/{job_id}/results": {"get": operation(
         "getJobResults", "The grid (partial while running)", "results",
-        {200: ok("JSON by default; `format=csv` or `format=jsonl` for the other media types.",
+        {200: ok("JSON by default; `format=csv` or `format=jsonl` for the other media types. "
+                 "With `limit` or `after`: a `ResultsPage` of finished rows (JSON Lines: the "
+                 "rows, with `X-Next-Cursor`, `X-Has-More` and `X-Job-Status` headers).",
                  content=content)},
         errors=(400, 404), params=[
             JOB_ID,
             query_param("format", {"type": "string", "enum": ["json", "csv", "jsonl"],
                                    "default": "json"}, "The body's format."),
             query_param("detail", {"type": "string", "enum": BOOL_WORDS, "default": "false"},
-                        "Add, per cell, where the value was found (JSON and JSON Lines)."),
+                        "Add, per cell, where the value was found and the required fields "
+                        "left empty (JSON, JSON Lines); CSV: a confidence column per field "
+                        "and error and review columns."),
+            query_param("limit", {"type": "integer", "minimum": 1, "maximum": 1000},
+                        "A page of at most this many finished rows, in completion order "
+                        "(default 100 with `after`). Not with `format=csv`."),
+            query_param("after", TEXT, "Rows finished after this cursor (`next_cursor` of "
+                                       "an earlier page); 400 if malformed or another job's."),
         ],
-        description="404 also once the job's data expired.")}}
+        description="404 also once the job's data expired. Rows of a cancelled job that never "
+                    "ran read `cancelled`. CSV cells that a spreadsheet would run as a "
+                    "formula start with `'`.")}}
 
 
 def webhook_paths() -> Json:

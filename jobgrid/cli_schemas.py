@@ -17,6 +17,7 @@ from rich.table import Table
 
 from jobgrid.cli_common import EXIT_OK, CliState, connection_options, pass_state, stdout_console
 from jobgrid.client import JSON, Client
+from jobgrid.schema_file import load_schema
 
 SCHEMA_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -31,8 +32,6 @@ def _call(client: Client, method: str, path: str, body: Any = None) -> JSON:
 
 
 def _read(path: Path, name: str | None) -> JSON:
-    from jobgrid.cli import load_schema  # cli imports this module: import late
-
     schema = load_schema(path)
     if name:
         schema["name"] = name

@@ -374,8 +374,11 @@ class Client:
     def cancel(self, job_id: str) -> JSON:
         return self._request("POST", self._job_path(job_id, "/cancel")).json()
 
-    def retry(self, job_id: str) -> JSON:
-        return self._request("POST", self._job_path(job_id, "/retry")).json()
+    def retry(self, job_id: str, *, only_failed: bool = False) -> JSON:
+        """``POST /v1/jobs/{id}/retry``; ``only_failed`` sends ``{"only": "failed"}`` (re-run
+        only the failed rows, a completed job included)."""
+        body = {"only": "failed"} if only_failed else None
+        return self._request("POST", self._job_path(job_id, "/retry"), body=body).json()
 
     def list_jobs(
         self,
@@ -389,3 +392,12 @@ class Client:
             "status": status, "limit": limit, "cursor": cursor, "updated_since": updated_since,
         }
         return self._request("GET", "/v1/jobs", query=query).json()
+
+    def results_page(
+        self, job_id: str, *, after: str | None = None, limit: int = 100, detail: bool = False
+    ) -> JSON:
+        """``GET /v1/jobs/{id}/results?limit=&after=``: finished rows after the cursor, in
+        completion order, with ``next_cursor``, ``has_more`` and ``job_status``."""
+        query: dict[str, str | int | None] = {"limit": limit, "after": after,
+                                              "detail": "true" if detail else None}
+        return self._request("GET", self._job_path(job_id, "/results"), query=query).json()

@@ -303,6 +303,8 @@ class JobStatusOut(BaseModel):
     document_count: int
     completed_documents: int
     grid_stats: GridStats
+    needs_review: int = Field(
+        0, description="Completed documents whose required fields were left empty.")
 
 
 class JobOut(BaseModel):
@@ -338,6 +340,8 @@ class JobOut(BaseModel):
     expires_at: str
     timeline: list[TimelineEntry]
     links: JobLinks
+    needs_review: int = Field(
+        0, description="Completed documents whose required fields were left empty.")
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -379,6 +383,11 @@ class ResultRow(BaseModel):
     confidence: dict[str, float]
     error: JobError | None = None
     detail: dict[str, CellDetail | None] | None = None
+    needs_review: list[str] | None = Field(
+        None, description="With ?detail=true: required fields this completed row left empty.")
+    rerun: bool | None = Field(
+        None, description="Cursor pages and row events only: true when a retry re-ran the "
+                          "row (its earlier values are void).")
 
 
 class Results(BaseModel):
@@ -389,3 +398,20 @@ class Results(BaseModel):
     rows: list[ResultRow]
 
     model_config = ConfigDict(populate_by_name=True)
+
+
+class ResultsPage(Results):
+    """``GET /v1/jobs/{id}/results?limit=N[&after=cursor]``: finished rows only, in
+    completion order."""
+
+    next_cursor: str = Field(description="Pass as ?after= for the rows finished after these "
+                                         "(the same position when the page is empty).")
+    has_more: bool
+
+
+class RetryRequest(_Strict):
+    """Optional body of ``POST /v1/jobs/{id}/retry``."""
+
+    only: Literal["failed"] | None = Field(
+        None, description="'failed': re-run only the rows that did not complete, and accept a "
+                          "completed job that has failed rows (409 if it has none).")
