@@ -69,6 +69,7 @@ class F:
     EXEC_STARTED_AT: Final = "exec_started_at"  #: epoch ms the fan-out started (the ETA)
     EXEC_PROCESSED_BASE: Final = "exec_processed_base"  #: processed when it started
     FANOUT_DONE: Final = "fanout_done"  #: "1" once parse sent the first window (not at submit)
+    NEEDS_REVIEW: Final = "needs_review"  #: completed documents missing a required field
 
     #: Every field above.
     ALL: Final[frozenset[str]] = frozenset({
@@ -77,8 +78,10 @@ class F:
         COMPLETED_DOCUMENTS, FAILED_DOCUMENTS, FILLED, EMPTY, VERSION, CREATED_AT, UPDATED_AT,
         STARTED_AT, COMPLETED_AT, EXPIRES_AT, PURGE_AT, ATTEMPT_COUNT, LAST_ATTEMPT_AT,
         LAST_FAILURE_CODE, CANCELLED, ERROR_CODE, ERROR_MESSAGE, WARNINGS, FIRST_DONE_AT,
-        EXEC_STARTED_AT, EXEC_PROCESSED_BASE, FANOUT_DONE,
+        EXEC_STARTED_AT, EXEC_PROCESSED_BASE, FANOUT_DONE, NEEDS_REVIEW,
     })
+    #: Fields a later write adds; ``create_job`` writes all the others. Absent reads as unset.
+    NOT_AT_SUBMIT: Final[frozenset[str]] = frozenset({FANOUT_DONE, NEEDS_REVIEW})
 
 
 def _int(h: Mapping[str, str], name: str) -> int:
@@ -234,6 +237,10 @@ class Job:
     @property
     def empty(self) -> int:
         return _int(self.raw, F.EMPTY)
+
+    @property
+    def needs_review(self) -> int:
+        return _int(self.raw, F.NEEDS_REVIEW)
 
     @property
     def exec_processed_base(self) -> int:

@@ -143,10 +143,10 @@ def _create(store: JobStore, n: int = 2) -> tuple[str, dict[str, str]]:
 
 
 def test_create_job_writes_exactly_the_constants() -> None:
-    """Every field but ``fanout_done`` (set by parse) is written at submit."""
+    """Every field but the few a later write adds (``F.NOT_AT_SUBMIT``) is written at submit."""
     _, record = _create(_store())
     assert set(record) <= F.ALL, sorted(set(record) - F.ALL)
-    assert F.ALL - set(record) == {F.FANOUT_DONE}
+    assert F.ALL - set(record) == F.NOT_AT_SUBMIT
 
 
 def test_job_decodes_a_fresh_record() -> None:
@@ -165,6 +165,7 @@ def test_job_decodes_a_fresh_record() -> None:
     assert job.started_at is None and job.completed_at is None and job.last_attempt_at is None
     assert job.warnings == [] and job.error_code is None and job.last_failure_code is None
     assert not job.cancelled and not job.fanout_done and not job.all_recorded
+    assert job.needs_review == 0
     assert job.schema_id is None and job.schema_name == "s"
     assert job.effective_status(job.expires_at) is JobStatus.EXPIRED
     assert job.is_expired(job.expires_at) and not job.is_expired(job.expires_at - 1)
@@ -177,14 +178,17 @@ def test_job_decodes_counters_written_by_the_scripts() -> None:
     store.transition(job_id, ORG, [JobStatus.VALIDATING], status=JobStatus.IN_PROGRESS,
                      phase=Phase.EXECUTE, extra={F.EXEC_STARTED_AT: 5})
     store.begin_task(job_id, ORG, "d:0", 0)
-    store.record_document(job_id, ORG, 0, {"i": 0}, failed=False, filled=1, empty=1,
+    store.record_document(job_id, ORG, 0, {"i": 0, "needs_review": ["b"],
+                                           "document": {"filename": "d0.txt"}},
+                          failed=False, filled=1, empty=1)
+    store.record_document(job_id, ORG, 1, {"i": 1}, failed=True, filled=0, empty=2,
                           warning={"code": "w"})
-    store.record_document(job_id, ORG, 1, {"i": 1}, failed=True, filled=0, empty=2)
     job = Job.from_hash(store.read_job(job_id))
     assert job is not None
     assert (job.processed, job.completed_documents, job.failed_documents) == (2, 1, 1)
     assert (job.filled, job.empty, job.attempt_count) == (1, 3, 1)
-    assert job.all_recorded and job.warnings == [{"code": "w"}]
+    assert job.all_recorded and job.needs_review == 1
+    assert [w["code"] for w in job.warnings] == ["required_missing", "w"]
     assert job.exec_started_at == 5 and job.first_done_at is not None
     assert job.started_at is not None and job.version > 1
 
