@@ -27,9 +27,10 @@ from typing import Any
 import redis
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
-from shared.jobview import effective_status
+from shared.job import F, effective_status
 from shared.keys import Keys
 from shared.metric_keys import MetricKeys
+from shared.metrics_store import MetricsStore
 from shared.status import JobStatus
 
 STEP_INTERVAL_SECONDS = 5.0
@@ -49,61 +50,61 @@ def job_pattern(keys: Keys) -> str:
 
 def maybe_step(r: redis.Redis, keys: Keys, mk: MetricKeys) -> bool:
     """Runs one census step if no API process ran one in the last interval."""
-    if not r.set(mk.census_lock, "1", nx=True, px=int(STEP_INTERVAL_SECONDS * 1000)):
+    return maybe_step_on(MetricsStore(r, keys, mk))
+
+
+def maybe_step_on(store: MetricsStore) -> bool:
+    """``maybe_step`` over a store the caller already holds (one per scrape)."""
+    if not store.census_lock(int(STEP_INTERVAL_SECONDS * 1000)):
         return False
-    step(r, keys, mk)
+    _step(store, STEP_BUDGET_SECONDS)
     return True
 
 
 def step(r: redis.Redis, keys: Keys, mk: MetricKeys, budget: float = STEP_BUDGET_SECONDS) -> None:
     """Advances the census by about ``budget`` seconds of work; publishes it when done."""
-    work: dict[str, str] = r.hgetall(mk.census_work)  # type: ignore[assignment]
+    _step(MetricsStore(r, keys, mk), budget)
+
+
+def _step(store: MetricsStore, budget: float) -> None:
+    work = store.census_work()
     cursor = int(work.get(CURSOR_FIELD, 0))
     started = int(work.get(STARTED_FIELD) or time.time() * 1000)
     tally: Counter[str] = Counter({k: int(v) for k, v in work.items() if not k.startswith("_")})
     deadline = time.monotonic() + budget
-    pattern = job_pattern(keys)
+    pattern = job_pattern(store.keys)
     while True:
-        cursor, found = r.scan(cursor, match=pattern, count=SCAN_COUNT, _type="HASH")
-        tally.update(_statuses(r, found))
+        cursor, found = store.scan_jobs(cursor, pattern, SCAN_COUNT)
+        tally.update(_statuses(store, found))
         if cursor == 0:
-            _publish(r, mk, tally, started)
+            _publish(store, tally, started)
             return
         if time.monotonic() >= deadline:
             break
-    pipe = r.pipeline(transaction=True)
-    pipe.delete(mk.census_work)
-    saved: dict[str, int] = {CURSOR_FIELD: cursor, STARTED_FIELD: started, **dict(tally)}
-    pipe.hset(mk.census_work, mapping=saved)  # type: ignore[arg-type]
-    pipe.execute()
+    store.save_census_work({CURSOR_FIELD: cursor, STARTED_FIELD: started, **dict(tally)})
 
 
-def _statuses(r: redis.Redis, job_keys: list[Any]) -> Iterator[str]:
+def _statuses(store: MetricsStore, job_keys: list[Any]) -> Iterator[str]:
     """The effective status of each job hash (gone or malformed ones are skipped)."""
     if not job_keys:
         return
-    pipe = r.pipeline(transaction=False)
-    for key in job_keys:
-        pipe.hmget(key, "status", "expires_at")
+    fields = store.status_fields(job_keys)
     now = int(time.time() * 1000)
-    for status, expires in pipe.execute():
+    for status, expires in fields:
         if status is None:
             continue
         try:
-            yield effective_status({"status": status, "expires_at": expires or ""}, now).value
+            yield effective_status({F.STATUS: status, F.EXPIRES_AT: expires or ""}, now).value
         except ValueError:
             continue
 
 
-def _publish(r: redis.Redis, mk: MetricKeys, tally: Counter[str], started: int) -> None:
+def _publish(store: MetricsStore, tally: Counter[str], started: int) -> None:
     now = int(time.time() * 1000)
     values: dict[str, int] = {s.value: tally.get(s.value, 0) for s in JobStatus}
     values[AT_FIELD] = now
     values[DURATION_FIELD] = max(0, now - started)
-    pipe = r.pipeline(transaction=True)
-    pipe.delete(mk.census, mk.census_work)
-    pipe.hset(mk.census, mapping=values)  # type: ignore[arg-type]
-    pipe.execute()
+    store.publish_census(values)
 
 
 def families(published: dict[str, str]) -> Iterator[Metric]:

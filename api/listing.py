@@ -25,7 +25,8 @@ from api.http import is_job_id
 from api.services import Services
 from shared.clock import now_ms
 from shared.errors import ValidationFailed
-from shared.jobview import effective_status, job_payload
+from shared.job import F, effective_status
+from shared.jobview import job_payload
 from shared.status import JobStatus
 
 DEFAULT_LIMIT = 20
@@ -134,46 +135,16 @@ class _Scan:
     exhausted: bool = False
 
 
-def _range(pipe: Any, key: str, desc: bool, near: str | int, exclusive: bool,
-           n: int | None) -> None:
-    """Queues a by-score range from ``near`` (left out when ``exclusive``) onwards."""
-    bound = f"({near}" if exclusive else near
-    page = {"start": 0, "num": n} if n is not None else {}
-    if desc:
-        pipe.zrevrangebyscore(key, bound, "-inf", withscores=True, **page)
-    else:
-        pipe.zrangebyscore(key, bound, "+inf", withscores=True, **page)
-
-
 def _fetch(svc: Services, key: str, q: ListQuery, after: Cursor | None,
            n: int) -> list[tuple[str, int]]:
     """The next ``n`` (or a few more, on score ties) ids after ``after``, in listing order."""
     desc = q.mode == CREATED
-    pipe = svc.redis.pipeline(transaction=False)
     if after is None:
         near: str | int = "+inf" if desc or q.since_ms is None else q.since_ms
-        _range(pipe, key, desc, near, False, n)
-        return [(m, int(s)) for m, s in pipe.execute()[0]]
-    if desc:
-        pipe.zrevrangebyscore(key, after.score, after.score, withscores=True)
-    else:
-        pipe.zrangebyscore(key, after.score, after.score, withscores=True)
-    _range(pipe, key, desc, after.score, True, n)
-    ties, rest = pipe.execute()
-    later = [(m, int(s)) for m, s in ties
-             if (m < after.job_id if desc else m > after.job_id)]
-    return later + [(m, int(s)) for m, s in rest]
-
-
-def _load(svc: Services, ids: list[str]) -> list[tuple[dict[str, str], list[str]]]:
-    """Hash and timeline of each job, in one round trip."""
-    pipe = svc.redis.pipeline(transaction=False)
-    for job_id in ids:
-        k = svc.keys.job_keys(job_id)
-        pipe.hgetall(k.job)
-        pipe.lrange(k.timeline, 0, -1)
-    res = pipe.execute()
-    return [(res[i], res[i + 1]) for i in range(0, len(res), 2)]
+        return svc.listing.first(key, desc, near, n)
+    ties, rest = svc.listing.after(key, desc, after.score, n)
+    later = [(m, s) for m, s in ties if (m < after.job_id if desc else m > after.job_id)]
+    return later + rest
 
 
 def _scan(svc: Services, org: str, key: str, q: ListQuery, now: int) -> _Scan:
@@ -186,33 +157,24 @@ def _scan(svc: Services, org: str, key: str, q: ListQuery, now: int) -> _Scan:
         if not batch:
             scan.exhausted = True
             break
-        for (job_id, score), (h, timeline) in zip(batch, _load(svc, [b[0] for b in batch]),
-                                                   strict=True):
+        loaded = svc.store.read_full_many([b[0] for b in batch])
+        for (job_id, score), (h, timeline) in zip(batch, loaded, strict=True):
             scan.examined += 1
             scan.last_examined = after = Cursor(q.mode, score, job_id)
             if not h:
                 purged.append(job_id)
-            elif h.get("org") == org and (q.status is None
+            elif h.get(F.ORG) == org and (q.status is None
                                           or effective_status(h, now) is q.status):
                 scan.matches.append((h, timeline, after))
                 if len(scan.matches) > q.limit:
                     break
-    _forget(svc, org, purged)
+    svc.listing.forget(org, purged)
     return scan
-
-
-def _forget(svc: Services, org: str, job_ids: list[str]) -> None:
-    """Lazily drops purged jobs from the organization's indexes."""
-    if job_ids:
-        pipe = svc.redis.pipeline(transaction=False)
-        pipe.zrem(svc.keys.org_jobs(org), *job_ids)
-        pipe.zrem(svc.keys.org_updated(org), *job_ids)
-        pipe.execute()
 
 
 def list_jobs(svc: Services, org: str, q: ListQuery) -> dict[str, Any]:
     """The list object of the contract for one page."""
-    key = svc.keys.org_updated(org) if q.mode == UPDATED else svc.keys.org_jobs(org)
+    key = svc.listing.index(org, by_updated=q.mode == UPDATED)
     now = now_ms()
     scan = _scan(svc, org, key, q, now)
     page = scan.matches[: q.limit]

@@ -11,6 +11,7 @@ from typing import Any
 from api.services import Services
 from shared.clock import now_ms
 from shared.errors import NotFound
+from shared.job import F
 from shared.jobview import job_payload
 
 
@@ -21,7 +22,7 @@ def not_found(job_id: str) -> NotFound:
 def owned_job(svc: Services, job_id: str, org: str) -> dict[str, str]:
     """The job's hash, or 404 when it does not exist for ``org``."""
     h = svc.store.read_job(job_id)
-    if h is None or h.get("org") != org:
+    if h is None or h.get(F.ORG) != org:
         raise not_found(job_id)
     return h
 
@@ -29,6 +30,6 @@ def owned_job(svc: Services, job_id: str, org: str) -> dict[str, str]:
 def full_job(svc: Services, job_id: str, org: str) -> dict[str, Any]:
     """The full job object (hash + timeline in one round trip), or 404."""
     h, timeline = svc.store.read_full(job_id)
-    if h is None or h.get("org") != org:
+    if h is None or h.get(F.ORG) != org:
         raise not_found(job_id)
     return job_payload(h, timeline, now_ms(), svc.settings.base_url)

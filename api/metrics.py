@@ -97,31 +97,19 @@ class RedisCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         svc = self.svc
-        mk = wm.metric_keys(svc.settings.key_prefix)
-        census.maybe_step(svc.redis, svc.keys, mk)
-        pipe = svc.redis.pipeline(transaction=False)
-        for queue in ALL_QUEUES:
-            for key in queue_keys(svc.keys, queue):
-                pipe.llen(key)
-        pipe.hlen(svc.keys.broker_prefix + "unacked")
-        pipe.zcard(svc.keys.webhooks_due)
-        pipe.hgetall(mk.counters)
-        pipe.hgetall(mk.extraction)
-        pipe.hgetall(mk.census)
-        out = pipe.execute()
-        n = len(KOMBU_PRIORITY_STEPS) + 1
-        lengths = [sum(out[i * n:(i + 1) * n]) for i in range(len(ALL_QUEUES))]
-        unacked, due, counters, extraction, jobs = out[len(ALL_QUEUES) * n:]
-        yield queue_depth(lengths)
+        store = svc.metrics
+        census.maybe_step_on(store)
+        reads = store.scrape([queue_keys(svc.keys, queue) for queue in ALL_QUEUES])
+        yield queue_depth(reads.queue_lengths)
         yield GaugeMetricFamily("jobgrid_queue_unacked",
                                 "Messages delivered to workers and not yet acknowledged "
-                                "(running or prefetched), all queues.", value=int(unacked))
+                                "(running or prefetched), all queues.", value=reads.unacked)
         yield GaugeMetricFamily("jobgrid_webhook_deliveries_due",
                                 "Webhook deliveries waiting for their next attempt.",
-                                value=int(due))
-        yield from worker_counters(counters)
-        yield extraction_histogram(extraction)
-        yield from census.families(jobs)
+                                value=reads.webhooks_due)
+        yield from worker_counters(reads.counters)
+        yield extraction_histogram(reads.extraction)
+        yield from census.families(reads.census)
 
 
 def queue_depth(lengths: list[int]) -> GaugeMetricFamily:

@@ -33,7 +33,6 @@ from shared.models import (
     schema_size,
 )
 from shared.settings import Settings
-from shared.webhooks import unregister_expiry
 
 log = logging.getLogger("jobgrid.api.submit")
 
@@ -87,7 +86,7 @@ def resolve_schema(svc: Services, org: str, req: JobCreate) -> tuple[SchemaIn, s
     if schema is not None:
         check_schema(schema)
     else:
-        raw = svc.redis.get(svc.keys.schema(org, req.schema_id or ""))
+        raw = svc.schemas.get(org, req.schema_id or "")
         if not raw:
             raise Unprocessable(f"schema_id '{req.schema_id}' does not name a schema of "
                                 "this organization")
@@ -148,17 +147,9 @@ def replay(svc: Services, org: str, job_id: str) -> Submitted:
 
 
 def discard(svc: Services, job_id: str, org: str, claim: idempotency.Claim | None) -> None:
-    """Best effort: removes a job that was written but could not be enqueued."""
-    k = svc.store.job_keys(job_id)
+    """Best effort: removes a job that was written but could not be enqueued, and frees its
+    Idempotency-Key so the client can retry with it."""
     try:
-        pipe = svc.redis.pipeline(transaction=True)
-        pipe.unlink(*k.record_keys(), *k.data_keys())
-        pipe.zrem(svc.keys.org_jobs(org), job_id)
-        pipe.zrem(svc.keys.org_updated(org), job_id)
-        unregister_expiry(pipe, svc.keys, org, job_id)
-        pipe.zrem(svc.keys.running, f"{org}|{job_id}")
-        if claim is not None:
-            pipe.delete(claim.redis_key)
-        pipe.execute()
+        svc.store.discard(job_id, org, also=claim.redis_key if claim is not None else None)
     except redis.RedisError as e:
         log.error("could not discard rejected job %s: %s", job_id, e)

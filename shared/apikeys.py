@@ -18,6 +18,15 @@ from shared.keys import Keys
 from shared.settings import Settings
 
 
+class KeyField:
+    """Field names of an API key's hash (``{p}:apikey:{sha256}``)."""
+
+    ORG = "org"
+    NAME = "name"  #: "" when none was given
+    CREATED_AT = "created_at"  #: epoch ms
+    REVOKED = "revoked"  #: "1" once revoked
+
+
 def key_id(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
@@ -31,7 +40,8 @@ def create_api_key(
     keys = Keys(settings.key_prefix)
     pipe = r.pipeline(transaction=True)
     pipe.hset(keys.api_key(kid), mapping={
-        "org": org, "name": name or "", "created_at": str(now_ms()), "revoked": "0",
+        KeyField.ORG: org, KeyField.NAME: name or "", KeyField.CREATED_AT: str(now_ms()),
+        KeyField.REVOKED: "0",
     })
     pipe.sadd(keys.org_keys(org), kid)
     pipe.execute()
@@ -47,9 +57,10 @@ def list_api_keys(r: redis.Redis, settings: Settings, org: str) -> list[dict[str
     out = []
     for kid, h in zip(ids, pipe.execute(), strict=True):
         if h:
-            out.append({"id": kid[:16], "org": h["org"], "name": h.get("name") or None,
-                        "created_at": iso_ms(int(h["created_at"])),
-                        "revoked": h.get("revoked") == "1"})
+            out.append({"id": kid[:16], "org": h[KeyField.ORG],
+                        "name": h.get(KeyField.NAME) or None,
+                        "created_at": iso_ms(int(h[KeyField.CREATED_AT])),
+                        "revoked": h.get(KeyField.REVOKED) == "1"})
     return out
 
 
@@ -64,7 +75,7 @@ def revoke_api_key(r: redis.Redis, settings: Settings, kid: str) -> bool:
         kid = matches[0]
     if not r.exists(keys.api_key(kid)):
         return False
-    r.hset(keys.api_key(kid), "revoked", "1")
+    r.hset(keys.api_key(kid), KeyField.REVOKED, "1")
     return True
 
 
@@ -79,7 +90,7 @@ def resolve_key(
             found = org
     if found:
         return kid, found
-    h = r.hmget(Keys(settings.key_prefix).api_key(kid), "org", "revoked")
+    h = r.hmget(Keys(settings.key_prefix).api_key(kid), KeyField.ORG, KeyField.REVOKED)
     if h[0] and h[1] != "1":
         return kid, str(h[0])
     return None

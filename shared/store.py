@@ -355,6 +355,43 @@ class JobStore:
                                                 args=[member, leased_score])) == 1
 
 
+    # ------------------------------------------------------- reads for listings, removal
+    def read_full_many(self, job_ids: list[str]) -> list[tuple[dict[str, str], list[str]]]:
+        """Record and timeline of each job, in one round trip; an empty record when purged."""
+        pipe = self.r.pipeline(transaction=False)
+        for job_id in job_ids:
+            k = self.keys.job_keys(job_id)
+            pipe.hgetall(k.job)
+            pipe.lrange(k.timeline, 0, -1)
+        res = pipe.execute()
+        return [(res[i], res[i + 1]) for i in range(0, len(res), 2)]
+
+    def job_indexes(self, org: str, job_id: str) -> dict[str, str]:
+        """The sorted sets a job is a member of from submit on: index key -> its member.
+        (The expiry registry, kept by ``shared.webhooks``, comes on top.)"""
+        return {self.keys.org_jobs(org): job_id, self.keys.org_updated(org): job_id,
+                self.keys.running: f"{org}|{job_id}"}
+
+    def discard(self, job_id: str, org: str, also: str | None = None) -> None:
+        """Undoes ``create_job`` (a job written but never enqueued): every key it created and
+        every index it joined, plus ``also`` (the submission's idempotency claim), in one
+        transaction. Raises ``redis.RedisError`` for the caller to log."""
+        from shared.webhooks import unregister_expiry  # beside register_expiry at the top
+
+        k = self.keys.job_keys(job_id)
+        pipe = self.r.pipeline(transaction=True)
+        pipe.unlink(*k.record_keys(), *k.data_keys())
+        for key, member in self.job_indexes(org, job_id).items():
+            pipe.zrem(key, member)
+        unregister_expiry(pipe, self.keys, org, job_id)
+        if also is not None:
+            pipe.delete(also)
+        pipe.execute()
+
+    def ping(self) -> bool:
+        """Redis answers (readiness); raises ``redis.RedisError`` when it does not."""
+        return bool(self.r.ping())
+
 @dataclass(frozen=True, slots=True)
 class FinishedRow:
     """One finished row as the results cursor serves it."""

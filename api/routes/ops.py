@@ -24,7 +24,7 @@ def healthz() -> Response:
 @bp.get("/readyz")
 def readyz() -> Response:
     """PING Redis; a failure raises a Redis error that the handler turns into 503."""
-    services().redis.ping()
+    services().store.ping()
     return json_response({"status": "ok"})
 
 

@@ -1,0 +1,88 @@
+"""Stored extraction schemas in Redis: one string per schema and one index per organization.
+
+The routes (``api/routes/schemas.py``) and submission (``api/submit.py``) go through this
+store, so the keys and the quota rule live in one place. Values are the schema's JSON exactly
+as stored (``SchemaOut``); decoding stays with the callers, which know the rules it was
+stored under.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import redis
+
+from shared.keys import Keys
+
+#: Concurrent writers of one schema retry their optimistic update this many times.
+UPDATE_ATTEMPTS = 5
+
+# KEYS: the org's schema index, the schema; ARGV: quota, id, JSON, created ms.
+# 0 when the organization holds its quota already, else 1. One script, so concurrent creates
+# cannot pass the quota together.
+_CREATE = """
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[2])
+return 1
+"""
+
+
+class SchemaBusy(Exception):
+    """Other writers kept changing the schema during every attempt of an update."""
+
+
+class SchemaStore:
+    """An organization's stored schemas (``{p}:schema:{org}:{id}``, ``{p}:org:{org}:schemas``)."""
+
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self.r = client
+        self.keys = keys
+
+    def get(self, org: str, schema_id: str) -> str | None:
+        """The stored JSON, or None (unknown, deleted, or another organization's)."""
+        raw = self.r.get(self.keys.schema(org, schema_id))
+        return str(raw) if raw else None
+
+    def create(self, org: str, schema_id: str, doc: str, created_ms: int, quota: int) -> bool:
+        """Stores a new schema unless the organization already holds ``quota`` of them."""
+        stored = self.r.eval(_CREATE, 2, self.keys.org_schemas(org),
+                             self.keys.schema(org, schema_id), quota, schema_id, doc,
+                             created_ms)
+        return bool(stored)
+
+    def all(self, org: str) -> list[str]:
+        """Every stored schema's JSON, oldest first (the quota bounds the list)."""
+        ids = [str(i) for i in self.r.zrange(self.keys.org_schemas(org), 0, -1)]
+        raws = self.r.mget([self.keys.schema(org, i) for i in ids]) if ids else []
+        return [str(raw) for raw in raws if raw]
+
+    def replace(self, org: str, schema_id: str, change: Callable[[str], str],
+                attempts: int = UPDATE_ATTEMPTS) -> str | None:
+        """Optimistic update: ``change(current JSON) -> new JSON`` under WATCH, retried when
+        another writer got in between. None when the schema is gone; ``SchemaBusy`` when
+        every attempt lost its race."""
+        key = self.keys.schema(org, schema_id)
+        for _ in range(attempts):
+            with self.r.pipeline(transaction=True) as pipe:
+                try:
+                    pipe.watch(key)  # type: ignore[no-untyped-call]
+                    raw = pipe.get(key)
+                    if not raw:
+                        return None
+                    new = change(str(raw))
+                    pipe.multi()
+                    pipe.set(key, new)
+                    pipe.execute()
+                except redis.WatchError:
+                    continue
+            return new
+        raise SchemaBusy(schema_id)
+
+    def delete(self, org: str, schema_id: str) -> bool:
+        """Removes the schema and its index entry; False when it was already gone."""
+        pipe = self.r.pipeline(transaction=True)
+        pipe.delete(self.keys.schema(org, schema_id))
+        pipe.zrem(self.keys.org_schemas(org), schema_id)
+        deleted, _ = pipe.execute()
+        return bool(deleted)
