@@ -14,7 +14,7 @@ import redis
 
 from shared.clock import now_ms
 from shared.documents import DocumentStore, RedisDocumentStore
-from shared.expiry import register_expiry
+from shared.expiry import register_expiry, unregister_expiry
 from shared.keys import JobKeys, Keys
 from shared.models import JobCreate, SchemaIn
 from shared.scripts import scripts_for
@@ -368,7 +368,7 @@ class JobStore:
 
     def job_indexes(self, org: str, job_id: str) -> dict[str, str]:
         """The sorted sets a job is a member of from submit on: index key -> its member.
-        (The expiry registry, kept by ``shared.webhooks``, comes on top.)"""
+        (The expiry registry, kept by ``shared.expiry``, comes on top.)"""
         return {self.keys.org_jobs(org): job_id, self.keys.org_updated(org): job_id,
                 self.keys.running: f"{org}|{job_id}"}
 
@@ -376,8 +376,6 @@ class JobStore:
         """Undoes ``create_job`` (a job written but never enqueued): every key it created and
         every index it joined, plus ``also`` (the submission's idempotency claim), in one
         transaction. Raises ``redis.RedisError`` for the caller to log."""
-        from shared.webhooks import unregister_expiry  # beside register_expiry at the top
-
         k = self.keys.job_keys(job_id)
         pipe = self.r.pipeline(transaction=True)
         pipe.unlink(*k.record_keys(), *k.data_keys())
