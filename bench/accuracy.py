@@ -49,8 +49,9 @@ from shared.status import TERMINAL  # noqa: E402
 
 TARGET_PRECISION = 0.98
 TARGET_RECALL = 0.90
-DEFAULT_SETS = ("samples/invoices", "samples/holdout", "samples/unseen", "samples/claims",
-                "samples/forms")
+DEFAULT_SETS = ("samples/generated/heldout", "samples/claims", "samples/forms",
+                "samples/unseen", "samples/holdout", "samples/invoices",
+                "samples/generated/tuning")
 GATED_SETS = frozenset({"invoices"})
 SKIP_FILES = frozenset({"schema.json", "ground_truth.json"})
 MIME_TYPES = {".md": "text/markdown", ".txt": "text/plain", ".html": "text/html",
@@ -177,7 +178,9 @@ def load_set(folder: Path) -> SampleSet:
     missing = [name for name in truth if not (folder / name).is_file()]
     if missing:
         raise SystemExit(f"{folder}: ground truth names missing files: {missing}")
-    return SampleSet(folder.name, folder, schema, truth)
+    name = f"{folder.parent.name}-{folder.name}" if folder.parent.name == "generated" else (
+        folder.name)
+    return SampleSet(name, folder, schema, truth)
 
 
 def mime_type(path: Path) -> str:
