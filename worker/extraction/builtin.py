@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shared.models import FieldSpec
 from shared.status import FieldType
@@ -23,8 +23,16 @@ from worker.extraction.dateparse import infer_day_first
 from worker.extraction.document import ParsedDocument
 from worker.extraction.labels import LabelIndex, LabelMatch, tokens
 from worker.extraction.layout import Analysis, Pair, analyze, separator_colons
+from worker.extraction.lexicon import (
+    bind_roles,
+    detect_kind,
+    enum_from_phrase,
+    extra_labels,
+    paid_phrase,
+)
 from worker.extraction.prose import name_run
 from worker.extraction.types import LENIENT, Hints, parse_scored, unit_in_label
+from worker.extraction.unlabelled import Context, Found, find
 from worker.extraction.values import (
     CHECKED,
     checked_option,
@@ -164,14 +172,37 @@ def _checkbox_leads(
             yield Pair(pair.label[: hit[1]], pair.value, pair.line, pair.text, "checkbox_lead")
 
 
-def collect(doc: ParsedDocument, fields: Sequence[FieldSpec]) -> dict[str, list[Candidate]]:
-    """Every candidate of every field, best first."""
-    index = LabelIndex(fields)
+_RATE_IN_LABEL = re.compile(
+    r"\s*(?:[(\[]\s*)?(?:@|at\s+)?\s*(?P<rate>\d{1,3}(?:[.,]\d{1,3})?)\s*%\s*(?:[)\]])?")
+
+
+def _split_rate(pair: Pair) -> list[Pair]:
+    """``Tax 9%   9.41`` is a tax of 9.41 *at* 9 %: the label ``Tax`` gets the amount and
+    ``Tax rate`` the rate, so neither a rate becomes an amount nor the reverse. The same holds
+    for ``VAT (20%)``, ``GST @ 5%`` and ``Discount 10%`` (a discount rate, not a tax rate)."""
+    m = _RATE_IN_LABEL.search(pair.label)
+    if m is None or m.start() == 0 or pair.layout in ("defined", "checkbox"):
+        return [pair]
+    base = (pair.label[: m.start()] + " " + pair.label[m.end() :]).strip(" :-")
+    if not base or not base[0].isalpha():
+        return [pair]
+    amount = Pair(base, pair.value, pair.line, pair.text, pair.layout, pair.messy)
+    rate = Pair(f"{base} rate", f"{m.group('rate')}%", pair.line, pair.text, pair.layout)
+    return [amount, rate]
+
+
+def collect(
+    doc: ParsedDocument, fields: Sequence[FieldSpec],
+    extra: Sequence[tuple[FieldSpec, tuple[str, ...]]] = (),
+) -> dict[str, list[Candidate]]:
+    """Every candidate of every field, best first (``extra``: lexicon labels per field)."""
+    index = LabelIndex(fields, extra)
     kinds = {f.name: f.type for f in fields}
     analysis = analyze(doc.lines)
     found: dict[str, list[Candidate]] = {f.name: [] for f in fields}
-    pairs = [p for pair in analysis.pairs
-             for p in ([pair] if pair.layout == "defined" else _expand(pair, index))]
+    pairs = [r for pair in analysis.pairs
+             for p in ([pair] if pair.layout == "defined" else _expand(pair, index))
+             for r in _split_rate(p)]
     extra = [*_space_pairs(analysis, index), *_checkbox_leads(analysis, index, kinds)]
     for pair in [*pairs, *extra]:
         match = index.match(pair.label)
@@ -256,8 +287,43 @@ def _plausible_string(pair: Pair, value: str) -> bool:
     return any(ch.isdigit() or ch == "@" for ch in value)
 
 
+AMOUNT_ROLES = frozenset({"subtotal", "tax_amount", "total", "discount_amount",
+                          "claim_amount", "deductible"})
+"""Roles whose value is an amount: a percentage is never one (``Tax 9%`` is not 9.00)."""
+CUSTOMER_EMAIL_ROLES = frozenset({"customer_email", "contact_email"})
+
+
+@dataclass(frozen=True, slots=True)
+class Judge:
+    """Per-document context for judgment calls on a candidate's value."""
+
+    roles: Mapping[str, str]
+    issuer_emails: frozenset[str] = frozenset()
+
+    def refuses(self, field: FieldSpec, raw: str, value: object) -> bool:
+        role = self.roles.get(field.name)
+        if role in AMOUNT_ROLES and "%" in raw:
+            return True
+        return (role in CUSTOMER_EMAIL_ROLES and isinstance(value, str)
+                and value.lower() in self.issuer_emails)
+
+    def fallback(self, field: FieldSpec, raw: str) -> object | None:
+        """Readings the strict parsers refuse but the lexicon knows: ``Paid in full`` for a
+        paid flag, ``Mastercard ending 5521`` or a schema's value alias for an enum."""
+        if field.type is FieldType.BOOLEAN and self.roles.get(field.name) == "paid":
+            return paid_phrase(raw)
+        if field.type is FieldType.ENUM and len(raw) <= 80:
+            return enum_from_phrase(raw, field.values or [],
+                                    getattr(field, "value_aliases", None) or {})
+        return None
+
+
+_NO_JUDGE = Judge({})
+
+
 def _parse(
-    field: FieldSpec, candidate: Candidate, day_first: Mapping[str, bool]
+    field: FieldSpec, candidate: Candidate, day_first: Mapping[str, bool],
+    judge: Judge = _NO_JUDGE,
 ) -> tuple[object, float, str] | None:
     label = candidate.pair.label
     hints = Hints(currency=code_in_label(label), day_first=day_first, unit=unit_in_label(label))
@@ -266,38 +332,43 @@ def _parse(
         if not looks_like(dropped, raw):
             continue
         scored = parse_scored(field, raw, hints)
-        if scored is not None:
+        if scored is None:
+            value = judge.fallback(field, raw.strip())
+            scored = None if value is None else (value, LENIENT)
+        if scored is not None and not judge.refuses(field, raw, scored[0]):
             return scored[0], quality * scored[1], raw.strip()
     return None
 
 
 def _disagrees(
     field: FieldSpec, best: Candidate, value: object, rest: list[Candidate],
-    day_first: Mapping[str, bool],
+    day_first: Mapping[str, bool], judge: Judge = _NO_JUDGE,
 ) -> bool:
     for other in rest[:3]:
         if best.score - other.score > 0.05:
             break
-        parsed = _parse(field, other, day_first)
+        parsed = _parse(field, other, day_first, judge)
         if parsed is not None and parsed[0] != value:
             return True
     return False
 
 
 def choose(
-    field: FieldSpec, candidates: list[Candidate], day_first: Mapping[str, bool] | None = None
+    field: FieldSpec, candidates: list[Candidate], day_first: Mapping[str, bool] | None = None,
+    judge: Judge = _NO_JUDGE,
 ) -> Cell:
     """The cell for ``field``: the best candidate whose value parses, or an empty cell."""
     order = day_first or {}
     for i, candidate in enumerate(candidates):
-        parsed = _parse(field, candidate, order)
+        parsed = _parse(field, candidate, order, judge)
         if parsed is None:
             continue
         value, quality, raw = parsed
         confidence = candidate.score * quality
-        if _disagrees(field, candidate, value, candidates[i + 1 :], order):
+        if _disagrees(field, candidate, value, candidates[i + 1 :], order, judge):
             confidence *= DISAGREEMENT
         pair = candidate.pair
+        source = candidate.match.source if candidate.match else "schema"
         return Cell(
             value=value,
             confidence=round(min(1.0, max(0.01, confidence)), 4),
@@ -305,8 +376,60 @@ def choose(
             line=pair.line,
             text=pair.text,
             raw=raw,
+            method="label" if source == "schema" else source,
         )
     return Cell.empty()
+
+
+def _rule_cell(field: FieldSpec, hit: Found, lines: list[str]) -> Cell:
+    """A cell from an unlabelled-value rule: the rule's value, or ``raw`` parsed."""
+    value = hit.value
+    if value is None:
+        parsed = parse_scored(field, hit.raw, Hints())
+        if parsed is None:
+            return Cell.empty()
+        value = parsed[0]
+    return Cell(value=value, confidence=hit.confidence, label=None, line=hit.line,
+                text=lines[hit.line - 1], raw=hit.raw, method="rule", rule=hit.rule)
+
+
+def _locate(cell: Cell, doc: ParsedDocument, starts: list[int]) -> Cell:
+    """Add character offsets of ``raw`` (in its line, else nearest in the text) and the
+    page, so ``doc.text[start:end] == raw``."""
+    if not cell.filled or cell.raw is None or cell.line is None:
+        return cell
+    line_start = starts[cell.line - 1]
+    line_end = starts[cell.line] - 1 if cell.line < len(starts) else len(doc.text)
+    col = doc.text.find(cell.raw, line_start, line_end)
+    if col < 0:
+        after = doc.text.find(cell.raw, line_start)
+        before = doc.text.rfind(cell.raw, 0, line_start)
+        col = after if after >= 0 and (before < 0 or after - line_start <= line_start - before) \
+            else before
+    if col < 0:
+        return replace(cell, page=doc.page_of(cell.line))
+    line = doc.text.count("\n", 0, col) + 1 if not line_start <= col <= line_end else cell.line
+    return replace(cell, start=col, end=col + len(cell.raw), line=line,
+                   text=doc.text[starts[line - 1]:].split("\n", 1)[0],
+                   page=doc.page_of(line))
+
+
+def _issuer_emails(ctx: Context) -> frozenset[str]:
+    """The issuer's own addresses: in the letterhead, or on a ``Questions? Contact`` /
+    ``Remit to`` line. A customer's e-mail is never one of them."""
+    found: set[str] = set()
+    for i, line in enumerate(ctx.lines):
+        if "@" not in line:
+            continue
+        head = set(tokens(line.split("@", 1)[0]))
+        if i in ctx.letterhead or head & _ISSUER_CUES:
+            found.update(m.group().lower() for m in _EMAIL_IN_LINE.finditer(line))
+    return frozenset(found)
+
+
+_ISSUER_CUES = frozenset({"questions", "support", "remit", "remittance", "help", "vendor",
+                          "supplier", "seller", "our", "from", "merchant"})
+_EMAIL_IN_LINE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,24}")
 
 
 class BuiltinExtractor:
@@ -315,6 +438,21 @@ class BuiltinExtractor:
     name = "builtin"
 
     def extract(self, doc: ParsedDocument, fields: Sequence[FieldSpec]) -> dict[str, Cell]:
-        found = collect(doc, fields)
+        lines = doc.lines
+        kind = detect_kind(lines)
+        roles = bind_roles(fields)
+        found = collect(doc, fields, extra_labels(fields, roles, kind))
         day_first = infer_day_first(doc.text)
-        return {f.name: choose(f, found[f.name], day_first) for f in fields}
+        ctx = Context(lines, kind)
+        judge = Judge(roles, _issuer_emails(ctx))
+        starts = [0]
+        starts += [i + 1 for i, ch in enumerate(doc.text) if ch == "\n"]
+        out: dict[str, Cell] = {}
+        for f in fields:
+            cell = choose(f, found[f.name], day_first, judge)
+            if not cell.filled:
+                hit = find(ctx, f, roles.get(f.name))
+                if hit is not None and not judge.refuses(f, hit.raw, hit.value or hit.raw):
+                    cell = _rule_cell(f, hit, lines)
+            out[f.name] = _locate(cell, doc, starts)
+        return out
