@@ -158,7 +158,8 @@ class Builder:
         # Letterhead: the seller (the buyer, on a purchase order), address, its own e-mail.
         head = buyer if kind == "purchase_order" else seller
         head_email = self.email(head, "office") if kind == "purchase_order" else seller_email
-        doc.blocks.append(("letterhead", [head.upper() if rng.random() < 0.3 else head,
+        printed = head.upper() if rng.random() < 0.3 else head
+        doc.blocks.append(("letterhead", [printed,
                                           rng.choice(STREETS), rng.choice(TOWNS),
                                           f"Tel +1 555 {rng.randint(1000, 9999)} | {head_email}"]))
         title = {"invoice": rng.choice(["INVOICE", "Tax Invoice", "Invoice"]),
@@ -216,7 +217,9 @@ class Builder:
         else:
             if rng.random() < 0.35:
                 pairs.insert(0, (self.word("vendor"), seller))
-            t["vendor"] = seller
+                t["vendor"] = seller
+            else:  # only the letterhead names the seller: the truth is what it prints
+                t["vendor"] = printed
         doc.blocks.append(("pairs", pairs))
         # The customer: e-mail labelled, or only inside the bill-to block.
         if kind in ("invoice", "statement"):

@@ -72,6 +72,9 @@ _NUMERIC_TYPES = frozenset({FieldType.NUMBER, FieldType.INTEGER})
 _NEGATIONS = frozenset({"not", "no", "non", "never", "without", "disabled", "declined",
                         "excluded", "waived", "off", "none", "cancelled", "canceled", "except"})
 _DEFINED_TYPED_WORDS = 6
+_GOES_ON = frozenset({"no", "nr", "number", "num", "id", "ref", "reference", "date", "code",
+                      "amount", "rate", "total", "name", "email", "address"})
+"""Words that continue a label rather than start a value (``PO Ref``, ``Invoice Date``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +151,8 @@ def _space_pairs(analysis: Analysis, index: LabelIndex) -> Iterator[Pair]:
         _, end = hit
         rest = opening.text[end:]
         gap = re.match(r"[.?]?\s*" if opening.text[end - 1] == "#" else r"[.?]?\s+", rest)
+        if gap and tokens(rest[gap.end():])[:1] and tokens(rest[gap.end():])[0] in _GOES_ON:
+            continue  # ``Our Invoice No. A-1``: the label goes on, ``No.`` is no value
         if gap and rest[gap.end():].strip():
             value = rest[gap.end():]
             yield Pair(opening.text[:end], value, opening.line, opening.source, "space")
@@ -206,7 +211,7 @@ def collect(
     extra = [*_space_pairs(analysis, index), *_checkbox_leads(analysis, index, kinds)]
     for pair in [*pairs, *extra]:
         match = index.match(pair.label)
-        if match is None or not pair.value or index.is_label(pair.value):
+        if match is None or not pair.value or _header_cell(index, pair.value, match, kinds):
             continue
         if not _usable(match, pair, kinds[match.field]):
             continue
@@ -215,6 +220,17 @@ def collect(
     for candidates in found.values():
         candidates.sort(key=lambda c: c.key)
     return found
+
+
+def _header_cell(
+    index: LabelIndex, value: str, match: LabelMatch, kinds: Mapping[str, FieldType]
+) -> bool:
+    """A value that is itself a schema label is a header cell, not a value; except a yes/no
+    field's own word as its value (``Status: PAID`` for ``paid``)."""
+    named = index.match(value.rstrip(" :\uff1a"))
+    if named is None:
+        return False
+    return not (named.field == match.field and kinds[match.field] is FieldType.BOOLEAN)
 
 
 def _usable(match: LabelMatch, pair: Pair, kind: FieldType) -> bool:
@@ -291,6 +307,9 @@ AMOUNT_ROLES = frozenset({"subtotal", "tax_amount", "total", "discount_amount",
                           "claim_amount", "deductible"})
 """Roles whose value is an amount: a percentage is never one (``Tax 9%`` is not 9.00)."""
 CUSTOMER_EMAIL_ROLES = frozenset({"customer_email", "contact_email"})
+NAME_ROLES = frozenset({"vendor", "customer_name", "insured_name", "carrier"})
+"""Roles whose value is a name: ``Apex Payroll <no-reply@apex.example>`` is an address
+line, not a name to copy."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,6 +322,8 @@ class Judge:
     def refuses(self, field: FieldSpec, raw: str, value: object) -> bool:
         role = self.roles.get(field.name)
         if role in AMOUNT_ROLES and "%" in raw:
+            return True
+        if role in NAME_ROLES and "@" in raw:
             return True
         return (role in CUSTOMER_EMAIL_ROLES and isinstance(value, str)
                 and value.lower() in self.issuer_emails)

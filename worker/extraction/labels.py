@@ -83,6 +83,9 @@ _SINGLE_WORD_QUALIFIED = frozenset({FieldType.EMAIL})
 
 ID_WORDS = frozenset({"number", "no", "nr", "num", "id", "#"})
 """Words that say "identifier"; interchangeable as a label's last word."""
+REF_WORDS = frozenset({"ref", "reference"})
+"""Also identifier words as a label's last word after another word (``PO Ref``), but not
+words a name may drop (``payment_reference`` never becomes ``Payment``)."""
 GENERIC_WORDS = ID_WORDS | {"name"}
 """A string field's last name word that may be dropped (weakly)."""
 UNIT_WORDS = frozenset({"minutes", "hours", "days", "weeks", "months", "years"})
@@ -136,6 +139,8 @@ def _reorder(toks: tuple[str, ...]) -> tuple[str, ...]:
 def canonical(toks: tuple[str, ...]) -> tuple[str, ...]:
     """The word-order and synonym-free form of a label (see the module docstring)."""
     toks = _reorder(tuple("%" if t in _PERCENT else t for t in toks))
+    if len(toks) > 1 and toks[-1] in REF_WORDS:
+        toks = (*toks[:-1], "#")
     if toks and toks[-1] in ID_WORDS:
         toks = (*toks[:-1], "#")
     return toks
@@ -209,6 +214,8 @@ class LabelIndex:
             return
         match = LabelMatch(spec.name, ALIAS * LEXICON_QUALITY, source="lexicon")
         self.lexicon.add(canonical(toks), match)
+        if spec.type is FieldType.STRING and canonical(toks)[-1] != "#" and len(toks) > 1:
+            self.lexicon.add((*canonical(toks), "#"), match)  # ``Our invoice`` + ``No.``
         compact = "".join(toks)
         known = self.lexicon_compact.get(compact, match)
         self.lexicon_compact[compact] = match if known == match else None

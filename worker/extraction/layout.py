@@ -47,6 +47,8 @@ _COLON = re.compile(r"\s*[:\uff1a]")
 CHECK_MARK = re.compile(r"\[[ xX\u2713\u2714]?\]|[\u2610\u2611\u2612]")
 """``[x]``, ``[ ]``, ``[✓]``, ``☐``, ``☑``, ``☒``: a form's check box."""
 _CHECKBOX_ITEM = re.compile(rf"(?P<mark>{CHECK_MARK.pattern})\s*(?P<label>[^\W\d_].*?)\s*:?")
+_RATE = re.compile(r"\d{1,3}(?:[.,]\d{1,3})?\s*%")
+"""A rate inside a label (``Sales Tax 7%``): the only digits a label cell may hold."""
 _LABEL_MAX_CHARS = 80
 _LABEL_MAX_WORDS = 8
 
@@ -253,7 +255,7 @@ class _Analyzer:
                 self.add(head, value, j, "column")
         elif len(row) % 2 == 0:
             for k in range(0, len(row), 2):
-                if not any(ch.isdigit() for ch in row[k]):
+                if not any(ch.isdigit() for ch in _RATE.sub("", row[k])):
                     self.add(row[k], row[k + 1], i, "table")
         self.out.openings.append(Opening(row[0], i + 1, self.raw[i]))
 

@@ -51,6 +51,7 @@ class Lexicon:
     enum_values: Mapping[str, tuple[Key, ...]]
     paid_true: frozenset[Key]
     paid_false: frozenset[Key]
+    title_words: frozenset[str]
 
 
 def key(label: str) -> Key:
@@ -81,7 +82,8 @@ def load(path: Path = LEXICON_PATH) -> Lexicon:
     enums = {value: tuple(k for k in (tokens(w) for w in words) if k)
              for value, words in data["enum_values"].items()}
     paid = data["paid_phrases"]
-    return Lexicon(roles, kinds, enums, _keys(paid["true"]), _keys(paid["false"]))
+    return Lexicon(roles, kinds, enums, _keys(paid["true"]), _keys(paid["false"]),
+                   frozenset(data.get("title_words", ())))
 
 
 def _field_keys(spec: FieldSpec) -> set[Key]:
@@ -151,6 +153,7 @@ def extra_labels(
 
 
 _WORDS = re.compile(r"[^\W\d_]+")
+_PARENTHESIZED = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
 
 
 def detect_kind(lines: Sequence[str], lexicon: Lexicon | None = None) -> str | None:
@@ -190,7 +193,7 @@ def enum_from_phrase(
     transfer); phrases of two different values that are not part of one another give nothing.
     """
     lex = lexicon or load()
-    words = tokens(text)
+    words = tokens(_PARENTHESIZED.sub(" ", text))
     if not words:
         return None
     found: list[tuple[Key, str]] = []
@@ -206,7 +209,11 @@ def enum_from_phrase(
         return None
     longest = max(found, key=lambda f: len(f[0]))
     rivals = {v for p, v in found if v != longest[1] and not _contains(longest[0], p)}
-    return None if rivals else longest[1]
+    mapped = {_lexicon_value(v, lex) for v in values}
+    outside = [p for entry, phrases in lex.enum_values.items() if entry not in mapped
+               for p in phrases if len(p) >= len(longest[0]) and _contains(words, p)
+               and not _contains(longest[0], p)]
+    return None if rivals or outside else longest[1]
 
 
 def _lexicon_value(value: str, lex: Lexicon) -> str | None:

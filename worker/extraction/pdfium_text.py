@@ -21,7 +21,7 @@ import pypdfium2 as pdfium
 from worker.extraction.errors import ParseError
 from worker.extraction.limits import MAX_LINE_CHARS, MAX_PDF_PAGES, MAX_TEXT_CHARS
 
-_WIDE_GAP = 1.2
+_WIDE_GAP = 1.5
 """A gap wider than this many character widths separates two cells."""
 _BLANK_LINE = 2.6
 """A step between baselines of more than this many line heights leaves a blank line."""
@@ -95,7 +95,7 @@ def _render(line: list[_Run]) -> str:
         if previous is not None:
             width = min(previous.char_width, run.char_width)
             gap = run.left - previous.right
-            if gap > _WIDE_GAP * width * 2:
+            if gap > _WIDE_GAP * width:
                 out = out.rstrip() + " " * max(3, round(gap / width))
             elif not out.endswith(" ") and not run.text.startswith(" "):
                 out += " "

@@ -50,7 +50,7 @@ _SENT_TO = re.compile(r"\b(?:e-?mailed|sent|emailed)\s+to\s+(?P<email>\S+@\S+)",
 _PAY_CUES = frozenset({"paid", "pay", "payment", "collected", "charged", "debited", "tender",
                        "tendered", "ending", "method", "via", "using"})
 _MASKED = re.compile(r"[*xX\u2022]{4}")
-_LETTERHEAD_LINES = 8
+_LETTERHEAD_LINES = 5
 _TITLE_SKIP = 3
 
 RULE_CONFIDENCE: dict[str, float] = {
@@ -92,15 +92,27 @@ class Context:
         self.lines = list(lines)
         self.kind = kind
         self.clean = [clean_line(line) for line in self.lines]
-        head_end = next((i for i, line in enumerate(self.lines) if i and not line.strip()
-                         and any(x.strip() for x in self.lines[:i])), len(self.lines))
-        self.letterhead = range(0, min(head_end, _LETTERHEAD_LINES))
+        self.letterhead = _letterhead(self.clean)
         self.head_domains = {m.group().rsplit("@", 1)[1].lower()
                              for i in self.letterhead for m in _EMAIL.finditer(self.lines[i])}
 
     @classmethod
     def of(cls, lines: Sequence[str]) -> Context:
         return cls(lines, detect_kind(lines))
+
+
+def _letterhead(clean: list[str]) -> range:
+    """The top block: consecutive lines from the first non-empty one up to a blank line, a
+    document title or a ``label: value`` line (where the document's body starts)."""
+    first = next((i for i, text in enumerate(clean) if text), len(clean))
+    end = first
+    while end < min(len(clean), first + _LETTERHEAD_LINES):
+        text = clean[end]
+        if not text or split_pair(text) is not None or (
+                end > first and len(text.split()) <= 3 and detect_kind([text]) is not None):
+            break
+        end += 1
+    return range(first, end)
 
 
 def _at(ctx: Context, i: int, raw: str, rule: str, value: Any = None) -> Found | None:
@@ -128,11 +140,28 @@ def letterhead(ctx: Context, field: FieldSpec) -> Found | None:
             return None
         if detect_kind([text]) is not None and len(text.split()) <= 3:
             continue
+        if set(tokens(text)) & load().title_words and not _LEGAL.search(text + " "):
+            continue
         if not _name_like(text):
             return None
+        full = _full_name(ctx, text) if not _LEGAL.search(text + " ") else None
+        if full is not None:
+            return full
         rule = "letterhead_legal_form" if _LEGAL.search(text + " ") else "letterhead"
         return _at(ctx, i, text, rule)
     return None
+
+
+def _full_name(ctx: Context, head: str) -> Found | None:
+    """``TIDAL WAVE MARINE SUPPLY`` at the top and ``Tidal Wave Marine Supply GmbH`` in the
+    footer: the name with its legal form, as the document writes it elsewhere."""
+    pattern = re.compile(rf"{re.escape(head)}\s*,?\s+(?:{LEGAL_FORM})\.?(?=\s|$|[,;)])",
+                         re.IGNORECASE)
+    found: list[Found] = []
+    for i, line in enumerate(ctx.lines):
+        for m in pattern.finditer(line):
+            found.append(Found(m.group(), i + 1, m.start(), "letterhead_legal_form"))
+    return _unique(found, lambda f: f.raw)
 
 
 def _name_like(text: str) -> bool:
