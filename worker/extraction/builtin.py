@@ -151,7 +151,8 @@ def _space_pairs(analysis: Analysis, index: LabelIndex) -> Iterator[Pair]:
         _, end = hit
         rest = opening.text[end:]
         gap = re.match(r"[.?]?\s*" if opening.text[end - 1] == "#" else r"[.?]?\s+", rest)
-        if gap and tokens(rest[gap.end():])[:1] and tokens(rest[gap.end():])[0] in _GOES_ON:
+        after = tokens(rest[gap.end():]) if gap else ()
+        if len(after) > 1 and after[0] in _GOES_ON:
             continue  # ``Our Invoice No. A-1``: the label goes on, ``No.`` is no value
         if gap and rest[gap.end():].strip():
             value = rest[gap.end():]

@@ -14,6 +14,7 @@ value is there, and carries a confidence below a labelled reading's.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -108,11 +109,33 @@ def _letterhead(clean: list[str]) -> range:
     end = first
     while end < min(len(clean), first + _LETTERHEAD_LINES):
         text = clean[end]
-        if not text or split_pair(text) is not None or (
-                end > first and len(text.split()) <= 3 and detect_kind([text]) is not None):
+        if not text or split_pair(text) is not None or (end > first and (
+                (len(text.split()) <= 3 and detect_kind([text]) is not None)
+                or _starts_with_label(text))):
             break
         end += 1
     return range(first, end)
+
+
+_CONTACT_WORDS = frozenset({"email", "e", "mail", "tel", "phone", "fax", "web", "www",
+                            "contact", "telephone", "mobile"})
+
+
+def _starts_with_label(text: str) -> bool:
+    """Whether a line opens with a lexicon label other than a contact one (``Invoice number
+    SD-1``): the document's body has begun, the letterhead is over."""
+    toks = tokens(text)
+    if not toks or toks[0] in _CONTACT_WORDS:
+        return False
+    labels = _all_labels()
+    return any(toks[:k] in labels for k in range(1, min(4, len(toks))))
+
+
+@functools.cache
+def _all_labels() -> frozenset[tuple[str, ...]]:
+    lex = load()
+    return frozenset().union(*(r.labels.union(*r.kind_labels.values())
+                               for r in lex.roles.values()))
 
 
 def _at(ctx: Context, i: int, raw: str, rule: str, value: Any = None) -> Found | None:
