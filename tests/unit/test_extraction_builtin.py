@@ -200,7 +200,7 @@ def test_every_field_gets_a_cell_and_missing_fields_are_empty() -> None:
     assert list(cells) == ["invoice_number", "po_number", "total"]
     assert cells["po_number"] == Cell() and cells["total"].to_dict() == {
         "value": None, "confidence": 0.0, "label": None, "line": None, "text": None,
-        "raw": None}
+        "raw": None, "page": None, "start": None, "end": None, "method": None, "rule": None}
 
 
 def test_cell_provenance() -> None:

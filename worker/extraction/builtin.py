@@ -304,8 +304,7 @@ def _plausible_string(pair: Pair, value: str) -> bool:
     return any(ch.isdigit() or ch == "@" for ch in value)
 
 
-AMOUNT_ROLES = frozenset({"subtotal", "tax_amount", "total", "discount_amount",
-                          "claim_amount", "deductible"})
+AMOUNT_ROLES = frozenset({"subtotal", "tax_amount", "total", "claim_amount"})
 """Roles whose value is an amount: a percentage is never one (``Tax 9%`` is not 9.00)."""
 CUSTOMER_EMAIL_ROLES = frozenset({"customer_email", "contact_email"})
 NAME_ROLES = frozenset({"vendor", "customer_name", "insured_name", "carrier"})
@@ -324,7 +323,7 @@ class Judge:
         role = self.roles.get(field.name)
         if role in AMOUNT_ROLES and "%" in raw:
             return True
-        if role in NAME_ROLES and "@" in raw:
+        if role in NAME_ROLES and ("@" in raw or not looks_like("name", raw)):
             return True
         return (role in CUSTOMER_EMAIL_ROLES and isinstance(value, str)
                 and value.lower() in self.issuer_emails)
@@ -443,8 +442,9 @@ def _issuer_emails(ctx: Context) -> frozenset[str]:
     for i, line in enumerate(ctx.lines):
         if "@" not in line:
             continue
-        head = set(tokens(line.split("@", 1)[0]))
-        if i in ctx.letterhead or head & _ISSUER_CUES:
+        before = line.split("@", 1)[0]
+        prose = ":" not in before and "\uff1a" not in before
+        if i in ctx.letterhead or (prose and set(tokens(before)) & _ISSUER_CUES):
             found.update(m.group().lower() for m in _EMAIL_IN_LINE.finditer(line))
     return frozenset(found)
 

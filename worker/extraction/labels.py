@@ -212,6 +212,8 @@ class LabelIndex:
         make it ambiguous (neither is filled through it)."""
         if toks in self.exact or "".join(toks) in self.compact:
             return
+        if canonical(toks) in self.dropped.entries:
+            return  # ``Customer`` is also ``customer_number`` without ``number``: ambiguous
         match = LabelMatch(spec.name, ALIAS * LEXICON_QUALITY, source="lexicon")
         self.lexicon.add(canonical(toks), match)
         if spec.type is FieldType.STRING and canonical(toks)[-1] != "#" and len(toks) > 1:

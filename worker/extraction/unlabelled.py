@@ -117,6 +117,8 @@ def _letterhead(clean: list[str]) -> range:
     return range(first, end)
 
 
+_NAME_CONNECTORS = frozenset({"of", "and", "&", "de", "von", "van", "der", "la", "le", "du",
+                              "di", "da", "y", "the", "for"})
 _CONTACT_WORDS = frozenset({"email", "e", "mail", "tel", "phone", "fax", "web", "www",
                             "contact", "telephone", "mobile"})
 
@@ -165,7 +167,7 @@ def letterhead(ctx: Context, field: FieldSpec) -> Found | None:
             continue
         if set(tokens(text)) & load().title_words and not _LEGAL.search(text + " "):
             continue
-        if not _name_like(text):
+        if not _name_like(text) or _starts_with_label(text) or _body_lines(ctx) < 3:
             return None
         full = _full_name(ctx, text) if not _LEGAL.search(text + " ") else None
         if full is not None:
@@ -173,6 +175,10 @@ def letterhead(ctx: Context, field: FieldSpec) -> Found | None:
         rule = "letterhead_legal_form" if _LEGAL.search(text + " ") else "letterhead"
         return _at(ctx, i, text, rule)
     return None
+
+
+def _body_lines(ctx: Context) -> int:
+    return sum(1 for text in ctx.clean if text)
 
 
 def _full_name(ctx: Context, head: str) -> Found | None:
@@ -191,7 +197,9 @@ def _name_like(text: str) -> bool:
     words = text.split()
     letters = sum(ch.isalpha() for ch in text)
     digits = sum(ch.isdigit() for ch in text)
-    return (0 < len(words) <= 7 and letters >= 3 and digits * 4 <= letters
+    capitalised = all(w[:1].isupper() or w[:1].isdigit() or not w[:1].isalpha()
+                      or w in _NAME_CONNECTORS for w in words)
+    return (0 < len(words) <= 7 and letters >= 3 and digits * 4 <= letters and capitalised
             and not any(ch in text for ch in ":@|/\\") and split_pair(text) is None
             and tokens(text)[:1] not in (("tel",), ("phone",), ("page",), ("www",)))
 
