@@ -41,6 +41,7 @@ for the LLM extractor) and would cause false matches.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -115,6 +116,7 @@ def token_spans(text: str) -> list[tuple[str, int]]:
     return out
 
 
+@functools.lru_cache(maxsize=65536)
 def tokens(text: str) -> tuple[str, ...]:
     """Lower-case word tokens of ``text`` with camelCase split."""
     return tuple(t for t, _ in token_spans(text))
