@@ -368,7 +368,7 @@ class Judge:
             return paid_phrase(raw)
         if field.type is FieldType.ENUM and len(raw) <= 80:
             return enum_from_phrase(raw, field.values or [],
-                                    getattr(field, "value_aliases", None) or {})
+                                    field.value_aliases or {})
         return None
 
 

@@ -29,7 +29,7 @@ from worker.extraction.prose import LEGAL_FORM
 from worker.extraction.types import Hints, parse_scored
 from worker.extraction.values import leading_values
 
-_LEGAL = re.compile(rf"\b(?:{LEGAL_FORM})\.?(?:\s|$)")
+_LEGAL = re.compile(rf"\b(?:{LEGAL_FORM})\.?(?:\s|$)", re.IGNORECASE)
 _EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,24}")
 _TIME = re.compile(r"\s*(?:,\s*|\s+)?(?:at\s+)?\d{1,2}:\d{2}(?::\d{2})?\s*(?:[AaPp]\.?[Mm]\.?)?\s*$")
 _DUE_SENTENCE = re.compile(
@@ -394,7 +394,7 @@ def payment_sentence(ctx: Context, field: FieldSpec) -> Found | None:
 
 
 def _value_aliases(field: FieldSpec) -> dict[str, list[str]]:
-    return dict(getattr(field, "value_aliases", None) or {})
+    return dict(field.value_aliases or {})
 
 
 # ---------------------------------------------------------------------------- dispatch
