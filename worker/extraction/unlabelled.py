@@ -109,7 +109,9 @@ def _letterhead(clean: list[str]) -> range:
     end = first
     while end < min(len(clean), first + _LETTERHEAD_LINES):
         text = clean[end]
-        if not text or split_pair(text) is not None or (end > first and (
+        pair = split_pair(text) if text else None
+        contact = pair is not None and tokens(pair[0])[:1] and tokens(pair[0])[0] in _CONTACT_WORDS
+        if not text or (pair is not None and not contact) or (end > first and (
                 (len(text.split()) <= 3 and detect_kind([text]) is not None)
                 or _starts_with_label(text))):
             break
@@ -261,7 +263,8 @@ def item_rows(ctx: Context, field: FieldSpec) -> Found | None:
             count, end = _count_rows(ctx, i, len(row))
             if count:
                 tables.append((i, count))
-            i = end
+            i = max(end, i + 1)
+            continue
         i += 1
     if len(tables) != 1:
         return None
