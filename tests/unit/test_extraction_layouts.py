@@ -8,7 +8,6 @@ strongly-typed fields (``Email for statements``), check box items with trailing 
 from __future__ import annotations
 
 import re
-
 from collections.abc import Sequence
 from typing import Any
 

@@ -242,8 +242,8 @@ def collect(
     pairs = [r for pair in analysis.pairs
              for p in ([pair] if pair.layout == "defined" else _expand(pair, index))
              for r in _split_rate(p)]
-    extra = [*_space_pairs(analysis, index), *_checkbox_leads(analysis, index, kinds)]
-    for pair in [*pairs, *extra]:
+    more = [*_space_pairs(analysis, index), *_checkbox_leads(analysis, index, kinds)]
+    for pair in [*pairs, *more]:
         match = index.match(pair.label)
         if match is None or not pair.value or _header_cell(index, pair.value, match, kinds):
             continue

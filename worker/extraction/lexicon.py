@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.models import FieldSpec
+from shared.status import FieldType
 from worker.extraction.labels import canonical, strip_paren, tokens
 
 LEXICON_PATH = Path(__file__).resolve().parent / "data" / "lexicon.json"
@@ -96,8 +97,10 @@ def bind_roles(fields: Sequence[FieldSpec]) -> dict[str, str]:
 
 
 @functools.lru_cache(maxsize=256)
-def _bind_cached(shape: tuple[tuple[str, str, tuple[str, ...]], ...]) -> tuple[tuple[str, str], ...]:
-    fields = [FieldSpec(name=n, type=t, aliases=list(a),  # type: ignore[arg-type]
+def _bind_cached(
+    shape: tuple[tuple[str, str, tuple[str, ...]], ...],
+) -> tuple[tuple[str, str], ...]:
+    fields = [FieldSpec(name=n, type=FieldType(t), aliases=list(a),
                         values=["x"] if t == "enum" else None) for n, t, a in shape]
     return tuple(bind_fields(fields).items())
 

@@ -31,7 +31,8 @@ from worker.extraction.values import leading_values
 
 _LEGAL = re.compile(rf"\b(?:{LEGAL_FORM})\.?(?:\s|$)", re.IGNORECASE)
 _EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,24}")
-_TIME = re.compile(r"\s*(?:,\s*|\s+)?(?:at\s+)?\d{1,2}:\d{2}(?::\d{2})?\s*(?:[AaPp]\.?[Mm]\.?)?\s*$")
+_TIME = re.compile(
+    r"\s*(?:,\s*|\s+)?(?:at\s+)?\d{1,2}:\d{2}(?::\d{2})?\s*(?:[AaPp]\.?[Mm]\.?)?\s*$")
 _DUE_SENTENCE = re.compile(
     r"\b(?:pay(?:ment)?(?:\s+is)?(?:\s+due)?|due|payable|remit|settle)\s+"
     r"(?:by|on|before|no\s+later\s+than)\s+(?P<rest>.+)", re.IGNORECASE)
