@@ -67,6 +67,10 @@ RULE_CONFIDENCE: dict[str, float] = {
     "sent_to_email": 0.86,
     "due_sentence": 0.86,
     "payment_sentence": 0.8,
+    "law_sentence": 0.82,
+    "notice_sentence": 0.82,
+    "term_sentence": 0.82,
+    "renewal_sentence": 0.8,
 }
 """Confidence per rule, below a labelled reading's (see docs/extraction.md, calibration)."""
 
@@ -153,6 +157,9 @@ def _unique(found: list[Found], key: Callable[[Found], Any]) -> Found | None:
     return found[0] if found and len({key(f) for f in found}) == 1 else None
 
 
+Rule = Callable[[Context, FieldSpec], "Found | None"]
+
+
 # ---------------------------------------------------------------------------- the seller
 def letterhead(ctx: Context, field: FieldSpec) -> Found | None:
     """The first name-like line at the top (a title like ``INVOICE`` skipped). A purchase
@@ -192,8 +199,15 @@ def _full_name(ctx: Context, head: str) -> Found | None:
     found: list[Found] = []
     for i, line in enumerate(ctx.lines):
         for m in pattern.finditer(line):
-            found.append(Found(m.group(), i + 1, m.start(), "letterhead_legal_form"))
+            raw = m.group()
+            if raw.endswith(".") and not _DOTTED_FORM.search(raw):
+                raw = raw[:-1]  # ``... Supply GmbH.`` ends a sentence, not the name
+            found.append(Found(raw, i + 1, m.start(), "letterhead_legal_form"))
     return _unique(found, lambda f: f.raw)
+
+
+_DOTTED_FORM = re.compile(r"\b(?:Inc|Ltd|Co|Corp|Pty|S\.A|B\.V|N\.V|L\.L\.C|S\.p\.A|K\.K|S\.L)\.$",
+                          re.IGNORECASE)
 
 
 def _name_like(text: str) -> bool:
@@ -397,12 +411,68 @@ def payment_sentence(ctx: Context, field: FieldSpec) -> Found | None:
     return _unique(found, lambda f: f.value)
 
 
+_LAW_CUES = frozenset({"governed", "governing", "laws", "law", "jurisdiction", "courts"})
+
+
+def law_sentence(ctx: Context, field: FieldSpec) -> Found | None:
+    """``This agreement is governed by the laws of the State of New York``: a sentence about
+    the governing law or courts that names exactly one of the field's values."""
+    values = field.values or []
+    found: list[Found] = []
+    for i, line in enumerate(ctx.lines):
+        for sentence in _SENTENCE_SPLIT.split(line.strip()):
+            if not set(tokens(sentence)) & _LAW_CUES:
+                continue
+            value = enum_from_phrase(sentence, values, _value_aliases(field))
+            if value is not None:
+                found.append(Found(sentence.strip(), i + 1, line.find(sentence.strip()),
+                                   "law_sentence", value))
+    return _unique(found, lambda f: f.value)
+
+
+_NUMBER_WORDS = r"(?:[a-z]+(?:[- ][a-z]+)?\s+)?\(?(?P<n>\d{1,4})\)?"
+_NOTICE_SENTENCE = re.compile(
+    rf"\b{_NUMBER_WORDS}\s*(?P<unit>days?|weeks?|months?)['\u2019]?s?\s+(?:prior\s+)?"
+    r"(?:advance\s+)?(?:written\s+)?notice", re.IGNORECASE)
+_TERM_SENTENCE = re.compile(
+    rf"\b(?:initial\s+|minimum\s+)?term\s+(?:of|is|shall\s+be)\s+{_NUMBER_WORDS}\s*"
+    r"(?P<unit>months?|years?)\b", re.IGNORECASE)
+
+
+def _count_sentence(pattern: re.Pattern[str], rule: str) -> Rule:
+    def read(ctx: Context, field: FieldSpec) -> Found | None:
+        found: list[Found] = []
+        for i, line in enumerate(ctx.lines):
+            for m in pattern.finditer(line):
+                raw = f"{m.group('n')} {m.group('unit')}"
+                parsed = parse_scored(field, raw, Hints())
+                if parsed is not None:
+                    found.append(Found(m.group("n"), i + 1, m.start("n"), rule, parsed[0]))
+        return _unique(found, lambda f: f.value)
+    return read
+
+
+_RENEWS = re.compile(r"\b(?:(?P<neg>not|never|no)\s+(?:\w+\s+){0,2})?"
+                     r"(?:renews?\s+automatically|automatically\s+renews?|auto-?renews?)\b",
+                     re.IGNORECASE)
+
+
+def renewal_sentence(ctx: Context, field: FieldSpec) -> Found | None:
+    """``The term renews automatically for successive one-year periods`` is yes; ``will not
+    automatically renew`` is no."""
+    found: list[Found] = []
+    for i, line in enumerate(ctx.lines):
+        for m in _RENEWS.finditer(line):
+            found.append(Found(m.group(), i + 1, m.start(), "renewal_sentence",
+                               m.group("neg") is None))
+    return _unique(found, lambda f: f.value)
+
+
 def _value_aliases(field: FieldSpec) -> dict[str, list[str]]:
     return dict(field.value_aliases or {})
 
 
 # ---------------------------------------------------------------------------- dispatch
-Rule = Callable[[Context, FieldSpec], "Found | None"]
 RULES: dict[str, tuple[frozenset[FieldType], Rule]] = {
     "vendor": (frozenset({FieldType.STRING}), letterhead),
     "paid": (frozenset({FieldType.BOOLEAN}), paid),
@@ -412,6 +482,12 @@ RULES: dict[str, tuple[frozenset[FieldType], Rule]] = {
     "customer_email": (frozenset({FieldType.EMAIL}), customer_email),
     "contact_email": (frozenset({FieldType.EMAIL}), customer_email),
     "payment_method": (frozenset({FieldType.ENUM}), payment_sentence),
+    "governing_law": (frozenset({FieldType.ENUM}), law_sentence),
+    "notice_period": (frozenset({FieldType.INTEGER, FieldType.NUMBER}),
+                      _count_sentence(_NOTICE_SENTENCE, "notice_sentence")),
+    "term_months": (frozenset({FieldType.INTEGER, FieldType.NUMBER}),
+                    _count_sentence(_TERM_SENTENCE, "term_sentence")),
+    "auto_renew": (frozenset({FieldType.BOOLEAN}), renewal_sentence),
 }
 """Semantic role -> (field types it answers, rule)."""
 
