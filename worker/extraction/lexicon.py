@@ -122,7 +122,7 @@ def bind_fields(fields: Sequence[FieldSpec], lexicon: Lexicon | None = None) -> 
             if str(spec.type) not in role.types:
                 continue
             every = role.canon
-            hits = len(own & every) + (name_key in every) + (key(role.name) == name_key)
+            hits = len(own & every) + (name_key in every) + 2 * (key(role.name) == name_key)
             if hits:
                 scored.append((hits, role.name))
         scored.sort(reverse=True)
