@@ -156,6 +156,7 @@ def extra_labels(
 
 
 _WORDS = re.compile(r"[^\W\d_]+")
+_TITLE_DASH = re.compile(r"\s+[\u2014\u2013|-]\s+")
 _PARENTHESIZED = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
 
 
@@ -173,16 +174,53 @@ def detect_kind(lines: Sequence[str], lexicon: Lexicon | None = None) -> str | N
         seen += 1
         if seen > _TITLE_LINES:
             break
-        toks = tuple(t for t in tokens(stripped) if t not in {"copy", "original", "customer"})
-        if not toks or len(toks) > _TITLE_MAX_WORDS:
-            continue
-        for kind, keys in lex.kinds.items():
-            if toks in keys or canonical(toks) in keys:
+        for part in _TITLE_DASH.split(stripped):  # ``Acme Ltd — Service Agreement``
+            kind = _title_kind(part, lex)
+            if kind is not None:
                 return kind
     text = " ".join(" ".join(tokens(line)) for line in lines[:400])
     found = {kind for kind in _CUE_BONUS_KINDS
              for k in lex.kinds[kind] if len(k) >= 2 and f" {' '.join(k)} " in f" {text} "}
-    return found.pop() if len(found) == 1 else None
+    if len(found) == 1:
+        return found.pop()
+    return None if found else _first_kind_word(lines, lex)
+
+
+def _title_kind(part: str, lex: Lexicon) -> str | None:
+    """The kind a title names: all of it (``Tax Invoice``) or its last words (``Monitoring
+    Service Agreement``)."""
+    toks = tuple(t for t in tokens(part) if t not in {"copy", "original", "customer"})
+    if not toks or len(toks) > _TITLE_MAX_WORDS:
+        return None
+    for kind, keys in lex.kinds.items():
+        if toks in keys or canonical(toks) in keys or (
+                len(toks) > 1 and any(toks[-k:] in keys for k in (2, 3))):
+            return kind
+    return None
+
+
+_VAGUE_KIND_WORDS = frozenset({("po",), ("bill",), ("lease",), ("contract",)})
+
+
+def _first_kind_word(lines: Sequence[str], lex: Lexicon) -> str | None:
+    """No title and no cue: the kind whose name the top of the document uses first
+    (``Invoice Number: ...`` on an untitled invoice). Vague words (``PO``, ``bill``) do not
+    count: an invoice quotes a PO number."""
+    best: tuple[int, int, int, str] | None = None
+    for row, line in enumerate(lines[:_TITLE_LINES * 2]):
+        toks = tokens(line)
+        for kind, keys in lex.kinds.items():
+            for k in keys:
+                if k in _VAGUE_KIND_WORDS or len(k) > len(toks):
+                    continue
+                for col in range(len(toks) - len(k) + 1):
+                    if toks[col : col + len(k)] == k and (
+                            best is None or (row, col, -len(k)) < best[:3]):
+                        best = (row, col, -len(k), kind)
+                        break
+        if best is not None:
+            return best[3]
+    return None
 
 
 def enum_from_phrase(

@@ -162,9 +162,9 @@ Rule = Callable[[Context, FieldSpec], "Found | None"]
 
 # ---------------------------------------------------------------------------- the seller
 def letterhead(ctx: Context, field: FieldSpec) -> Found | None:
-    """The first name-like line at the top (a title like ``INVOICE`` skipped). A purchase
-    order's letterhead is the buyer's, so it names no vendor there."""
-    if ctx.kind == "purchase_order":
+    """The first name-like line at the top (a title like ``INVOICE`` skipped), on a document
+    whose letterhead is the seller's (:data:`_SELLER_LETTERHEAD`)."""
+    if ctx.kind not in _SELLER_LETTERHEAD:
         return None
     seen = 0
     for i, text in enumerate(ctx.clean):
@@ -175,6 +175,7 @@ def letterhead(ctx: Context, field: FieldSpec) -> Found | None:
             return None
         if detect_kind([text]) is not None and len(text.split()) <= 3:
             continue
+        text = _TITLE_DASH.split(text, maxsplit=1)[0]  # ``Acme Security — Service Agreement``
         if set(tokens(text)) & load().title_words and not _LEGAL.search(text + " "):
             continue
         if not _name_like(text) or _starts_with_label(text) or _body_lines(ctx) < 3:
@@ -189,6 +190,14 @@ def letterhead(ctx: Context, field: FieldSpec) -> Found | None:
 
 def _body_lines(ctx: Context) -> int:
     return sum(1 for text in ctx.clean if text)
+
+
+_TITLE_DASH = re.compile(r"\s+[\u2014\u2013|-]\s+")
+
+
+_SELLER_LETTERHEAD = frozenset({"invoice", "receipt", "statement", "credit_note", "agreement"})
+"""Kinds of document whose letterhead is the seller's or provider's: a purchase order's is
+the buyer's, and a form's (onboarding, delivery note) need not be either."""
 
 
 def _full_name(ctx: Context, head: str) -> Found | None:
