@@ -111,6 +111,8 @@ def _letterhead(clean: list[str]) -> range:
     """The top block: consecutive lines from the first non-empty one up to a blank line, a
     document title or a ``label: value`` line (where the document's body starts)."""
     first = next((i for i, text in enumerate(clean) if text), len(clean))
+    if first < len(clean) and split_pair(clean[first]) is not None:
+        return range(first, first)  # the document opens with a label: no letterhead
     end = first
     while end < min(len(clean), first + _LETTERHEAD_LINES):
         text = clean[end]
@@ -462,7 +464,8 @@ def _count_sentence(pattern: re.Pattern[str], rule: str) -> Rule:
 
 
 _RENEWS = re.compile(r"\b(?:(?P<neg>not|never|no)\s+(?:\w+\s+){0,2})?"
-                     r"(?:renews?\s+automatically|automatically\s+renews?|auto-?renews?)\b",
+                     r"(?:renews?\s+automatically|automatically\s+renews?|auto-?renews?)\b"
+                     r"(?P<after>\s+(?:disabled|off|cancell?ed|declined|removed|waived|not))?",
                      re.IGNORECASE)
 
 
@@ -472,6 +475,8 @@ def renewal_sentence(ctx: Context, field: FieldSpec) -> Found | None:
     found: list[Found] = []
     for i, line in enumerate(ctx.lines):
         for m in _RENEWS.finditer(line):
+            if m.group("after"):  # ``Auto-renew disabled``: a state, not a sentence; unsure
+                continue
             found.append(Found(m.group(), i + 1, m.start(), "renewal_sentence",
                                m.group("neg") is None))
     return _unique(found, lambda f: f.value)
