@@ -166,7 +166,7 @@ def _space_pairs(analysis: Analysis, index: LabelIndex) -> Iterator[Pair]:
         rest = opening.text[end:]
         gap = re.match(r"[.?]?\s*" if opening.text[end - 1] == "#" else r"[.?]?\s+", rest)
         after = tokens(rest[gap.end():]) if gap else ()
-        if len(after) > 1 and after[0] in _GOES_ON:
+        if after and after[0] in _GOES_ON and after != ("no",):  # ``Paid? No`` is a value
             continue  # ``Our Invoice No. A-1``: the label goes on, ``No.`` is no value
         if gap and rest[gap.end():].strip():
             value = rest[gap.end():]
