@@ -187,3 +187,11 @@ def test_unlabelled_values() -> None:
 )
 def test_unlabelled_ties_stay_empty(text: str, field: str) -> None:
     assert extract(text)[field].value is None
+
+
+def test_a_one_row_item_table_read_across_is_one_item() -> None:
+    text = "Acme Ltd\nReceipt\n\nDescription: Latte\nQty: 2\nAmount: 7.00\n\nTotal: $7.00"
+    cell = extract(text)["item_count"]
+    assert cell.value == 1 and cell.rule == "item_rows"
+    twice = text + "\n\nDescription: Bagel\nQty: 1\nAmount: 2.00"
+    assert extract(twice)["item_count"].value is None

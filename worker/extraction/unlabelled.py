@@ -292,11 +292,28 @@ def item_rows(ctx: Context, field: FieldSpec) -> Found | None:
             i = max(end, i + 1)
             continue
         i += 1
+    if not tables:
+        return _single_item(ctx)
     if len(tables) != 1:
         return None
     header, count = tables[0]
     text = ctx.lines[header].strip()
     return Found(text, header + 1, ctx.lines[header].find(text), "item_rows", count)
+
+
+def _single_item(ctx: Context) -> Found | None:
+    """A one-row item table that the parser read across (``Description: Latte``, ``Qty: 2``,
+    ``Amount: 3.50`` on consecutive lines): one item. Two such groups give nothing."""
+    groups: list[Found] = []
+    for i, text in enumerate(ctx.clean):
+        pair = split_pair(text) if text else None
+        if pair is None or not set(tokens(pair[0])) & _HEADER_ITEM or len(tokens(pair[0])) > 2:
+            continue
+        below = [split_pair(t) for t in ctx.clean[i + 1 : i + 4] if t]
+        if any(p is not None and set(tokens(p[0])) & _HEADER_QTY and len(tokens(p[0])) <= 2
+               for p in below):
+            groups.append(Found(text, i + 1, ctx.lines[i].find(text), "item_rows", 1))
+    return groups[0] if len(groups) == 1 else None
 
 
 def _count_rows(ctx: Context, header: int, width: int) -> tuple[int, int]:
