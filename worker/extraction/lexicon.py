@@ -231,30 +231,57 @@ def enum_from_phrase(
     ``Mastercard ending 5521`` -> ``card``, ``SEPA direct debit`` -> ``direct_debit``.
 
     The longest phrase found decides (``SEPA direct debit`` is direct debit, not a SEPA
-    transfer); phrases of two different values that are not part of one another give nothing.
+    transfer); phrases of two different values that are not part of one another give nothing,
+    and so does a phrase of a lexicon entry the schema does not have (``Direct debit (card)``
+    for ``[card, cash]``). Parenthesized words are a qualifier and are ignored.
     """
-    lex = lexicon or load()
     words = tokens(_PARENTHESIZED.sub(" ", text))
     if not words:
         return None
+    alias_key = tuple(sorted((k, tuple(v)) for k, v in (aliases or {}).items()))
+    inside, outside = _phrase_index(tuple(values), alias_key, id(lexicon or load()))
     found: list[tuple[Key, str]] = []
-    for value in values:
-        phrases: list[Key] = []
-        for alias in (aliases or {}).get(value, ()):
-            phrases.append(tokens(alias))
-        lex_key = _lexicon_value(value, lex)
-        if lex_key is not None:
-            phrases += list(lex.enum_values[lex_key])
-        found += [(p, value) for p in phrases if p and _contains(words, p)]
+    other: list[Key] = []
+    for i, word in enumerate(words):
+        found += [(p, v) for p, v in inside.get(word, ()) if words[i : i + len(p)] == p]
+        other += [p for p in outside.get(word, ()) if words[i : i + len(p)] == p]
     if not found:
         return None
     longest = max(found, key=lambda f: len(f[0]))
     rivals = {v for p, v in found if v != longest[1] and not _contains(longest[0], p)}
-    mapped = {_lexicon_value(v, lex) for v in values}
-    outside = [p for entry, phrases in lex.enum_values.items() if entry not in mapped
-               for p in phrases if len(p) >= len(longest[0]) and _contains(words, p)
-               and not _contains(longest[0], p)]
-    return None if rivals or outside else longest[1]
+    beyond = [p for p in other if len(p) >= len(longest[0]) and not _contains(longest[0], p)]
+    return None if rivals or beyond else longest[1]
+
+
+PhraseIndex = dict[str, list[tuple[Key, str]]]
+
+
+@functools.lru_cache(maxsize=256)
+def _phrase_index(
+    values: tuple[str, ...], aliases: tuple[tuple[str, tuple[str, ...]], ...], lexicon_id: int,
+) -> tuple[PhraseIndex, dict[str, list[Key]]]:
+    """Phrases by first word: those naming one of ``values`` and those of lexicon entries the
+    schema does not have (a phrase of those makes a reading ambiguous)."""
+    del lexicon_id  # part of the cache key only
+    lex = load()
+    inside: PhraseIndex = {}
+    by_value = dict(aliases)
+    mapped: set[str] = set()
+    for value in values:
+        phrases = [tokens(a) for a in by_value.get(value, ())]
+        entry = _lexicon_value(value, lex)
+        if entry is not None:
+            mapped.add(entry)
+            phrases += list(lex.enum_values[entry])
+        for phrase in phrases:
+            if phrase:
+                inside.setdefault(phrase[0], []).append((phrase, value))
+    outside: dict[str, list[Key]] = {}
+    for entry, phrases in lex.enum_values.items():
+        if entry not in mapped:
+            for phrase in phrases:
+                outside.setdefault(phrase[0], []).append(phrase)
+    return inside, outside
 
 
 def _lexicon_value(value: str, lex: Lexicon) -> str | None:
