@@ -268,18 +268,18 @@ def _phrase_index(
     by_value = dict(aliases)
     mapped: set[str] = set()
     for value in values:
-        phrases = [tokens(a) for a in by_value.get(value, ())]
+        phrases: list[Key] = [tokens(a) for a in by_value.get(value, ())]
         entry = _lexicon_value(value, lex)
         if entry is not None:
             mapped.add(entry)
-            phrases += list(lex.enum_values[entry])
+            phrases.extend(lex.enum_values[entry])
         for phrase in phrases:
             if phrase:
                 inside.setdefault(phrase[0], []).append((phrase, value))
     outside: dict[str, list[Key]] = {}
-    for entry, phrases in lex.enum_values.items():
+    for entry, entry_phrases in lex.enum_values.items():
         if entry not in mapped:
-            for phrase in phrases:
+            for phrase in entry_phrases:
                 outside.setdefault(phrase[0], []).append(phrase)
     return inside, outside
 
