@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from api import grid
-from api.routes.results import load
+from api.routes.results import load, unprocessed_status
 from api.services import Services
 from shared.clock import now_ms
 from shared.jobview import effective_status
@@ -69,6 +69,8 @@ def display(value: Any) -> str:
 def make_cell(value: Any, confidence: float, row_status: str,
               detail: dict[str, Any] | None = None) -> Cell:
     if value is None:
+        if row_status == "cancelled":  # styled like pending: no value was looked for
+            return Cell("—", "pending", "not processed: the job was cancelled")
         css = "pending" if row_status == "pending" else "empty"
         return Cell("—", css, "not processed yet" if css == "pending" else "no value found")
     title = f"confidence {confidence:.2f}" + provenance(detail)
@@ -123,21 +125,25 @@ def load_page(svc: Services, job_id: str, org: str, page: int) -> GridPage:
     page = min(max(1, page), pages)
     indexes = [str(i) for i in range((page - 1) * PAGE_SIZE, min(total, page * PAGE_SIZE))]
     rows: list[Row] = []
+    unprocessed = unprocessed_status(h)
     if indexes:
         pipe = svc.redis.pipeline(transaction=False)
         pipe.hmget(k.results, indexes)
         pipe.hmget(k.names, indexes)
         recorded, names = pipe.execute()
         for i, raw, name in zip(indexes, recorded, names, strict=True):
-            data = orjson.loads(raw) if raw else grid.pending_row(int(i), name or "", fields)
+            data = orjson.loads(raw) if raw else grid.pending_row(int(i), name or "", fields,
+                                                                   unprocessed)
             rows.append(make_row(data, fields))
     return GridPage(True, fields, rows, page, pages, total)
 
 
 def csv_body(svc: Services, job_id: str, org: str) -> str:
-    """The same CSV as ``GET /v1/jobs/{id}/results?format=csv`` (404 once expired)."""
+    """The same CSV as ``GET /v1/jobs/{id}/results?format=csv`` (404 once expired): currency
+    fields as amount and currency columns, every cell neutralized against formulas."""
     h, schema, recorded = load(svc, job_id, org)
     fields = [f["name"] for f in schema["fields"]]
     count = int(h.get("document_count") or 0)
     names = svc.store.document_names(job_id) if len(recorded) < count else {}
-    return grid.to_csv(fields, grid.build_rows(fields, count, recorded, names, False))
+    rows = grid.build_rows(fields, count, recorded, names, False, unprocessed_status(h))
+    return grid.to_csv(schema["fields"], rows)

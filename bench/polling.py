@@ -3,6 +3,7 @@
     python bench/polling.py [--seconds 10] [--warmup 2] [--size-docs 10000]
                             [--sse-watchers 1000] [--sse-jobs 100] [--sse-rate 50]
                             [--compare-servers] [--json bench/results/polling.json]
+    python bench/polling.py --only-cursor [--cursor-docs 10000]
 
 Needs wrk (``apt-get install -y wrk``) and the ``bench`` extra (Flower). Starts a private
 redis-server, then serves every HTTP row with the production server (``api.server``: the same
@@ -20,6 +21,13 @@ Redis memory per job, and SSE: ``--sse-watchers`` streams on ONE API process, it
 delay from a worker-side write to the event. ``--compare-servers`` adds the server-choice
 table (sync, gthread, gevent, granian: status and baseline-hash, and status while 64 streams
 are open). The machine is shared: run it on a quiet one and read ratios, not absolutes.
+
+Results cursor (also alone with ``--only-cursor``: no wrk, Flower nor worker needed): a page
+of 100 finished rows (``/results?after=&limit=100``) from a ``--cursor-docs``-row job, from
+its middle and from its start, beside the same page from a 100-row job, in one run: the
+store's read (``JobStore.row_page``) and the whole HTTP request on the production server,
+median of alternating blocks; the full grid of both jobs is the baseline (what a client
+re-downloaded on every poll before the cursor).
 """
 
 from __future__ import annotations
@@ -281,6 +289,120 @@ def status_read_us(store: JobStore, sizes: dict[str, str], calls: int = 4000,
     return {label: round(sorted(v)[len(v) // 2], 1) for label, v in timings.items()}
 
 
+# ---------------------------------------------------------------- results cursor
+def seeded_job(store: JobStore, docs: int) -> str:
+    """A running job with every row recorded by ``record_document.lua``, as a worker would.
+    Numbers are zero-padded so a row has the same size in every job: the rows compared
+    differ only by the job they come from."""
+    job_id = running_job(store, docs)
+    schema = store.load_schema(job_id)
+    assert schema is not None
+    names = [f.name for f in schema.fields]
+    for i in range(docs):
+        row = {"document": {"index": 10**6 + i, "filename": f"d{i:06d}.txt"},
+               "status": "completed", "values": {n: f"{n} value {i:06d}" for n in names},
+               "confidence": dict.fromkeys(names, 0.95), "error": None,
+               "detail": {n: {"label": n, "line": 2, "text": f"{n}: value {i:06d}",
+                              "raw": f"value {i:06d}"} for n in names}}
+        store.record_document(job_id, ORG, i, row, failed=False, filled=len(names), empty=0)
+    return job_id
+
+
+def _median_blocks(calls: dict[str, Any], rounds: int, block: int) -> dict[str, float]:
+    """Median microseconds per call of each callable, in alternating blocks (their order
+    rotating every round) so load from outside hits every row alike."""
+    timings: dict[str, list[float]] = {label: [] for label in calls}
+    labels = list(calls)
+    for n in range(rounds):
+        for label in labels[n % len(labels):] + labels[:n % len(labels)]:
+            call = calls[label]
+            for _ in range(block):
+                t = time.perf_counter()
+                call()
+                timings[label].append((time.perf_counter() - t) * 1e6)
+    return {label: round(sorted(v)[len(v) // 2], 1) for label, v in timings.items()}
+
+
+def redis_side_us(store: JobStore, calls: dict[str, Any], rounds: int = 6,
+                  per_round: int = 200) -> dict[str, float]:
+    """Microseconds Redis itself spends per call (``INFO commandstats``, reset before each
+    block; the bench's own private server), median over rounds: what the job's size could
+    change, without the client's and the scheduler's noise of a shared machine."""
+    out: dict[str, list[float]] = {label: [] for label in calls}
+    for _ in range(rounds):
+        for label, call in calls.items():
+            store.r.config_resetstat()
+            for _ in range(per_round):
+                call()
+            stats = store.r.info("commandstats")
+            usec = sum(v["usec"] for k, v in stats.items()
+                       if k not in ("cmdstat_config", "cmdstat_info"))
+            out[label].append(usec / per_round)
+    return {label: round(sorted(v)[len(v) // 2], 1) for label, v in out.items()}
+
+
+def _http_get(conn: Any, path: str) -> None:
+    conn.request("GET", path, headers=dict(AUTH))
+    resp = conn.getresponse()
+    body = resp.read()
+    if resp.status != 200:
+        raise RuntimeError(f"GET {path}: {resp.status} {body[:200]!r}")
+
+
+def cursor_row(env: dict[str, str], store: JobStore, docs: int) -> dict[str, Any]:
+    """One cursor page of 100 rows: O(page), not O(job), whatever the job's size."""
+    import http.client
+
+    from api import rowcursor
+
+    print(f"results cursor: seeding a {docs}-row and a 100-row job...", flush=True)
+    big, small = seeded_job(store, docs), seeded_job(store, 100)
+    middle = int(store.r.zrange(store.job_keys(big).rows, docs // 2 - 1, docs // 2 - 1,
+                                withscores=True)[0][1])
+    pages = {f"page-100-of-{docs}-middle": (big, middle), f"page-100-of-{docs}-start": (big, 0),
+             "page-100-of-100": (small, 0)}
+    out: dict[str, Any] = {"docs": docs}
+    out["store_read_us"] = _median_blocks(
+        {label: (lambda j=j, a=a: store.row_page(j, a, 100)) for label, (j, a) in pages.items()},
+        rounds=60, block=20)
+    out["redis_us_per_page"] = redis_side_us(
+        store, {label: (lambda j=j, a=a: store.row_page(j, a, 100))
+                for label, (j, a) in pages.items()})
+    with serve(env, kind=PRODUCTION) as api:
+        host, port = api.url.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        paths = {label: f"/v1/jobs/{j}/results?limit=100"
+                        + (f"&after={rowcursor.encode(j, a)}" if a else "")
+                 for label, (j, a) in pages.items()}
+        # the whole grid of the 100-row job (same rows, no cursor) runs in the same blocks
+        paths["full-grid-100-rows"] = f"/v1/jobs/{small}/results"
+        out["http_us"] = _median_blocks(
+            {label: (lambda p=p: _http_get(conn, p)) for label, p in paths.items()},
+            rounds=20, block=25)
+        out["baseline_full_grid_http_us"] = _median_blocks({
+            f"full-grid-{docs}-rows": lambda: _http_get(conn, f"/v1/jobs/{big}/results"),
+        }, rounds=3, block=3)
+        conn.close()
+    store_us, http_us = out["store_read_us"], out["http_us"]
+    redis_us = out["redis_us_per_page"]
+    out["summary"] = {
+        "redis_time_page_middle_of_big_vs_small_job": ratio(
+            redis_us[f"page-100-of-{docs}-middle"], redis_us["page-100-of-100"]),
+        "store_page_middle_of_big_vs_small_job": ratio(
+            store_us[f"page-100-of-{docs}-middle"], store_us["page-100-of-100"]),
+        "http_page_middle_of_big_vs_small_job": ratio(
+            http_us[f"page-100-of-{docs}-middle"], http_us["page-100-of-100"]),
+        "http_page_start_of_big_vs_small_job": ratio(
+            http_us[f"page-100-of-{docs}-start"], http_us["page-100-of-100"]),
+        "http_page_vs_full_grid_of_the_small_job": ratio(
+            http_us["page-100-of-100"], http_us["full-grid-100-rows"]),
+        "http_full_grid_big_vs_page": ratio(
+            out["baseline_full_grid_http_us"][f"full-grid-{docs}-rows"],
+            http_us[f"page-100-of-{docs}-middle"]),
+    }
+    return out
+
+
 # ------------------------------------------------------------------------ report
 def ratio(a: float, b: float) -> float:
     return round(a / b, 2) if b else float("nan")
@@ -329,12 +451,38 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--sse-jobs", type=int, default=100)
     ap.add_argument("--sse-rate", type=float, default=50, help="job writes per second")
     ap.add_argument("--compare-servers", action="store_true")
+    ap.add_argument("--cursor-docs", type=int, default=10_000,
+                    help="rows of the big job in the results cursor rows")
+    ap.add_argument("--only-cursor", action="store_true",
+                    help="run only the results cursor rows (no wrk, Flower nor worker)")
     ap.add_argument("--json", default=str(RESULTS / "polling.json"))
     return ap.parse_args()
 
 
+def cursor_only(args: argparse.Namespace) -> int:
+    """``--only-cursor``: the results cursor rows alone, on a private Redis."""
+    out: dict[str, Any] = {}
+    with private_redis() as srv:
+        settings = Settings(redis_url=srv.url, key_prefix="bpoll", rate_limit_requests=10**9)
+        env = env_for(settings, JOBGRID_API_KEYS=f"{KEY}={ORG}",
+                      JOBGRID_RATE_LIMIT_REQUESTS=str(10**9))
+        r = redis.Redis.from_url(srv.url, decode_responses=True)
+        out["cursor"] = cursor_row(env, JobStore(r, settings), args.cursor_docs)
+        r.close()
+    out["machine"] = machine()
+    print(json.dumps(out, indent=2))
+    path = Path(args.json).with_name("polling-cursor.json") if args.json == str(
+        RESULTS / "polling.json") else Path(args.json)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=2))
+    print(f"\nwrote {path}")
+    return 0
+
+
 def main() -> int:
     args = parse_args()
+    if args.only_cursor:
+        return cursor_only(args)
     try:
         require_wrk()
         import flower  # type: ignore[import-untyped]  # noqa: F401 - fail early if missing
@@ -376,6 +524,8 @@ def main() -> int:
         out["sse"] = sse_row(env, store, args)
         print(json.dumps(out["sse"], indent=2))
         print("memory: " + json.dumps(out["memory"], indent=2))
+        out["cursor"] = cursor_row(env, store, args.cursor_docs)
+        print("results cursor: " + json.dumps(out["cursor"], indent=2), flush=True)
         if args.compare_servers:
             print("\nserver choice (status, baseline-hash, status with 64 open streams):")
             out["servers"] = compare_servers(env, args, poll_job)

@@ -33,9 +33,12 @@ from jobgrid.cli_common import (
     stdout_console,
 )
 from jobgrid.cli_keys import keys
+from jobgrid.cli_schemas import schemas
 from jobgrid.cli_server import api, demo, up, worker, worker_health
+from jobgrid.cli_webhooks import webhooks
 from jobgrid.client import JSON, ApiError, Client, ConnectionFailed
-from jobgrid.documents import documents_from_paths
+from jobgrid.documents import document_from_path, select_files
+from jobgrid.schema_file import load_schema
 from jobgrid.watch import WatchInterrupted, watch_job
 
 
@@ -52,20 +55,6 @@ def cli(ctx: click.Context, url: str | None, api_key: str | None) -> None:
 
 
 # ------------------------------------------------------------------------- helpers
-def load_schema(path: Path) -> JSON:
-    """A schema file holds ``{"name", "fields"}`` (or that object under ``"schema"``)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise CliFailure(f"cannot read schema file {path}: {e}") from None
-    if isinstance(data, dict) and isinstance(data.get("schema"), dict):
-        data = data["schema"]
-    if not isinstance(data, dict) or not isinstance(data.get("fields"), list):
-        raise CliFailure(f"schema file {path} must hold an object with 'name' and 'fields'")
-    data.setdefault("name", path.stem)
-    return data
-
-
 def parse_metadata(items: Sequence[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in items:
@@ -102,21 +91,35 @@ def print_json(value: Any) -> None:
 @click.option("--priority", type=click.Choice(["low", "normal", "high"]), default="normal",
               show_default=True)
 @click.option("--idempotency-key", help="Same key and body within 24 h returns the same job.")
+@click.option("--include", "include_globs", multiple=True, metavar="GLOB",
+              help="In folders, take only files matching GLOB (repeatable; replaces the "
+                   "default: the document types the service reads).")
+@click.option("--exclude", "exclude_globs", multiple=True, metavar="GLOB",
+              help="Leave out files matching GLOB (repeatable).")
 @click.option("--watch", "watch_", is_flag=True, help="Follow the job until it ends.")
 @click.option("--json", "as_json", is_flag=True, help="Print the job object as JSON.")
 @connection_options
 @pass_state
 def submit(state: CliState, paths: tuple[Path, ...], schema_file: Path | None,
            schema_id: str | None, name: str | None, metadata: tuple[str, ...], priority: str,
-           idempotency_key: str | None, watch_: bool, as_json: bool) -> int:
-    """Submit files (or every file of a folder) as one batch; prints the job id."""
+           idempotency_key: str | None, include_globs: tuple[str, ...],
+           exclude_globs: tuple[str, ...], watch_: bool, as_json: bool) -> int:
+    """Submit files, or the documents of a folder, as one batch; prints the job id.
+
+    From a folder only the types the service reads are sent (.txt .md .html .pdf .docx ...);
+    the rest (ground-truth .json, schema copies, images) is skipped, and said so on stderr.
+    """
     if (schema_file is None) == (schema_id is None):
         raise click.UsageError("give exactly one of --schema FILE or --schema-id ID")
     schema = load_schema(schema_file) if schema_file else None
     exclude = [schema_file] if schema_file else []
-    documents = documents_from_paths(paths, exclude=exclude)
-    if not documents:
+    selection = select_files(paths, exclude=exclude, include_globs=include_globs,
+                             exclude_globs=exclude_globs)
+    if selection.skipped:
+        click.echo(selection.skipped_summary(), err=True)
+    if not selection.files:
         raise CliFailure("no documents found in the given paths")
+    documents = [document_from_path(p) for p in selection.files]
     client = state.client()
     job = client.submit(
         name, schema=schema, schema_id=schema_id, documents=documents,
@@ -164,25 +167,35 @@ def watch(state: CliState, job_id: str) -> int:
               default="table", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file instead of stdout.")
+@click.option("--detail", is_flag=True,
+              help="Add confidence scores, error messages and required fields left empty "
+                   "(CSV: confidence and error columns).")
+@click.option("--follow", is_flag=True,
+              help="Stream rows as they finish (table: one line per row; jsonl: one object "
+                   "per line) until the job ends.")
 @connection_options
 @pass_state
-def results(state: CliState, job_id: str, fmt: str, output: Path | None) -> int:
+def results(state: CliState, job_id: str, fmt: str, output: Path | None, detail: bool,
+            follow: bool) -> int:
     """The result grid (partial while the job runs)."""
     client = state.client()
+    if follow:
+        return follow_results(client, job_id, fmt, output, detail)
     if fmt in ("csv", "jsonl"):
-        text = client.results(job_id, cast(Literal["csv", "jsonl"], fmt))
+        text = client.results(job_id, cast(Literal["csv", "jsonl"], fmt), detail=detail)
     elif fmt == "json":
-        text = json.dumps(client.results(job_id), indent=2, ensure_ascii=False) + "\n"
+        text = json.dumps(client.results(job_id, detail=detail), indent=2,
+                          ensure_ascii=False) + "\n"
     else:
-        grid = client.results(job_id)
+        grid = client.results(job_id, detail=detail)
         if output is None:
             console = stdout_console()
-            console.print(render.results_table(grid))
+            console.print(render.results_view(grid, console.width, detail))
             console.print(render.results_stats(grid))
             return EXIT_OK
         with output.open("w", encoding="utf-8") as fh:
             console = Console(file=fh, width=200, color_system=None, highlight=False)
-            console.print(render.results_table(grid))
+            console.print(render.results_view(grid, console.width, detail))
             console.print(render.results_stats(grid))
         return EXIT_OK
     if output is None:
@@ -190,6 +203,46 @@ def results(state: CliState, job_id: str, fmt: str, output: Path | None) -> int:
     else:
         output.write_text(text, encoding="utf-8")
     return EXIT_OK
+
+
+FOLLOW_PAGE = 500
+#: Longest wait of one long poll while following (the API caps ``wait`` at 60 s).
+FOLLOW_WAIT = 30
+
+
+def follow_results(client: Client, job_id: str, fmt: str, output: Path | None,
+                   detail: bool) -> int:
+    """Pages the results cursor and, between pages, long-polls the job's status, so a row
+    is printed as soon as it is recorded; ends when the job is terminal and every row was
+    printed (the page's status is read before its rows, so none is missed)."""
+    if fmt not in ("table", "jsonl"):
+        raise click.UsageError("--follow streams rows: use --format table or jsonl")
+    fh = output.open("w", encoding="utf-8") if output is not None else None
+    try:
+        console = Console(file=fh, width=200, color_system=None, highlight=False) \
+            if fh is not None else stdout_console()
+        cursor: str | None = None
+        version = 0
+        while True:
+            page = client.results_page(job_id, after=cursor, limit=FOLLOW_PAGE, detail=detail)
+            fields = render.field_names(page)
+            for row in page.get("rows") or []:
+                if fmt == "jsonl":
+                    console.file.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    console.file.flush()
+                else:
+                    console.print(render.row_line(row, fields, detail), soft_wrap=True)
+            cursor = str(page["next_cursor"])
+            if page.get("has_more"):
+                continue
+            if page.get("job_status") in ("completed", "failed", "cancelled", "expired"):
+                return exit_code_for(str(page["job_status"]))
+            body = client.status(job_id, wait=FOLLOW_WAIT, version=version).data
+            if body is not None:
+                version = int(body.get("version") or 0)
+    finally:
+        if fh is not None:
+            fh.close()
 
 
 @cli.command()
@@ -206,12 +259,14 @@ def cancel(state: CliState, job_id: str) -> int:
 @cli.command()
 @click.argument("job_id")
 @click.option("--watch", "watch_", is_flag=True, help="Follow the job until it ends.")
+@click.option("--failed", "only_failed", is_flag=True,
+              help="Re-run only the failed rows (a completed job with failed rows too).")
 @connection_options
 @pass_state
-def retry(state: CliState, job_id: str, watch_: bool) -> int:
+def retry(state: CliState, job_id: str, watch_: bool, only_failed: bool) -> int:
     """Run a failed or cancelled job again under the same id."""
     client = state.client()
-    job = client.retry(job_id)
+    job = client.retry(job_id, only_failed=only_failed)
     click.echo(f"{job.get('id', job_id)}: {job.get('status')} (attempt {job.get('attempt_count')})")
     if not watch_:
         return EXIT_OK
@@ -236,8 +291,9 @@ def jobs(state: CliState, status_: str | None, limit: int, as_json: bool) -> int
     return EXIT_OK
 
 
-for _command in (up, demo, api, worker, worker_health, keys):
+for _command in (up, demo, api, worker, worker_health, keys, schemas):
     cli.add_command(_command)
+cli.add_command(webhooks)  # jobgrid/cli_webhooks.py
 
 
 # ---------------------------------------------------------------------- entry point

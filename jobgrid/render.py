@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.progress import (
     BarColumn,
     Progress,
@@ -121,23 +121,45 @@ class ProgressView:
             self._progress.stop()
 
 
+#: ISO 4217 minor units of the currencies that do not use two decimals.
+CURRENCY_DECIMALS: dict[str, int] = {
+    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF",
+                     "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    **dict.fromkeys(("CLF", "UYW"), 4),
+}
+
+
+def format_money(amount: Any, currency: Any) -> str:
+    """``351.5`` USD reads ``351.50 USD``, JPY ``1200 JPY``, KWD ``12.500 KWD``: the
+    currency's own number of decimals (two when the currency is unknown or missing)."""
+    code = str(currency or "").strip().upper()
+    if isinstance(amount, bool) or not isinstance(amount, int | float):
+        return f"{amount} {code}".strip()
+    return f"{amount:.{CURRENCY_DECIMALS.get(code, 2)}f} {code}".strip()
+
+
 def format_value(value: Any) -> str:
     """A cell value as short text: currency objects read ``351.54 USD``."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict):
         if "amount" in value and len(value) <= 2:
-            return f"{value['amount']} {value.get('currency') or ''}".strip()
+            return format_money(value["amount"], value.get("currency"))
         return ", ".join(f"{k}={v}" for k, v in value.items())
     if isinstance(value, list):
         return json.dumps(value, ensure_ascii=False)
     return str(value)
 
 
-def _cell(value: Any) -> Text:
+def _cell(value: Any, confidence: Any = None) -> Text:
+    """A value (``∅`` when empty); with ``confidence`` (``--detail``) its score after it."""
     if value is None or value == "":
         return Text(EMPTY_MARK, style="bold red")
-    return Text(format_value(value))
+    text = Text(format_value(value))
+    if isinstance(confidence, int | float):
+        text.append(f" ({confidence:.2f})", style="dim")
+    return text
 
 
 def field_names(results: JSON) -> list[str]:
@@ -152,35 +174,106 @@ def field_names(results: JSON) -> list[str]:
     return list(seen)
 
 
-def results_table(results: JSON) -> Table:
+def _row_label(row: JSON, detail: bool = False) -> Text:
+    """The file name; a row that did not complete says so (and why), with ``detail`` the
+    error message and the required fields left empty too."""
+    doc = row.get("document") or {}
+    label = Text(str(doc.get("filename", "")))
+    state = str(row.get("status") or "?")
+    error = row.get("error")
+    if state != "completed":
+        why = f": {error['code']}" if isinstance(error, dict) and error.get("code") else ""
+        label.append(f" [{state}{why}]", style=_STATUS_STYLE.get(state, ""))
+    if detail and isinstance(error, dict) and error.get("message"):
+        label.append(f" {error['message']}", style="red")
+    if detail and row.get("needs_review"):
+        label.append(f" [review: {', '.join(map(str, row['needs_review']))}]", style="yellow")
+    return label
+
+
+def _cells(row: JSON, fields: list[str], detail: bool) -> list[Text]:
+    values = row.get("values") or {}
+    confidence = row.get("confidence") or {} if detail else {}
+    return [_cell(values.get(name), confidence.get(name)) for name in fields]
+
+
+def _title(results: JSON) -> str:
+    return f"Results of {results.get('job_id', '?')} ({results.get('job_status', '?')})"
+
+
+def results_table(results: JSON, detail: bool = False) -> Table:
     """Documents x fields, one line per document; empty cells show ``∅``.
 
-    Rows that did not complete say so (and why) next to the file name. Long values are cut
-    with an ellipsis rather than wrapped: a grid is read across, row by row.
+    Long values wrap inside their column instead of being cut: every character of a value
+    stays readable (``results_view`` switches to one block per document when the grid is
+    too wide for the terminal).
     """
     fields = field_names(results)
-    table = Table(
-        title=f"Results of {results.get('job_id', '?')} ({results.get('job_status', '?')})",
-        expand=False,
-    )
+    table = Table(title=_title(results), expand=False)
     table.add_column("#", justify="right", style="dim", no_wrap=True, min_width=2)
-    table.add_column("document", no_wrap=True, overflow="ellipsis", max_width=28)
+    table.add_column("document", overflow="fold", min_width=8)
     for name in fields:
-        table.add_column(name, no_wrap=True, overflow="ellipsis", max_width=28,
-                         min_width=min(len(name), 10))
+        table.add_column(name, overflow="fold", min_width=min(len(name), 10))
     for row in results.get("rows") or []:
         doc = row.get("document") or {}
-        label = Text(str(doc.get("filename", "")))
-        state = str(row.get("status") or "?")
-        if state != "completed":
-            error = row.get("error")
-            why = f": {error['code']}" if isinstance(error, dict) and error.get("code") else ""
-            label.append(f" [{state}{why}]", style=_STATUS_STYLE.get(state, ""))
-        values = row.get("values") or {}
-        table.add_row(
-            str(doc.get("index", "")), label, *(_cell(values.get(name)) for name in fields)
-        )
+        table.add_row(str(doc.get("index", "")), _row_label(row, detail),
+                      *_cells(row, fields, detail))
     return table
+
+
+def results_records(results: JSON, detail: bool = False) -> Group:
+    """The grid transposed: one block per document, one line per field (``field  value``),
+    so a schema of many fields reads top to bottom instead of being squeezed."""
+    fields = field_names(results)
+    blocks: list[Any] = [Text(_title(results), style="italic")]
+    for row in results.get("rows") or []:
+        doc = row.get("document") or {}
+        head = Text(f"#{doc.get('index', '')} ", style="bold")
+        head.append_text(_row_label(row, detail))
+        table = Table(title=head, title_justify="left", show_header=False, box=None,
+                      pad_edge=False)
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(overflow="fold")
+        for name, cell in zip(fields, _cells(row, fields, detail), strict=True):
+            table.add_row(name, cell)
+        blocks.append(table)
+    return Group(*blocks)
+
+
+def _natural_width(results: JSON, detail: bool) -> int:
+    """Columns the wide table needs to show every value on one line."""
+    fields = field_names(results)
+    rows = results.get("rows") or []
+    widths = [max([2] + [len(str((r.get("document") or {}).get("index", ""))) for r in rows]),
+              max([8] + [_row_label(r, detail).cell_len for r in rows])]
+    for name in fields:
+        widths.append(max([len(name)] + [_cell((r.get("values") or {}).get(name),
+                                               0.0 if detail else None).cell_len
+                                         for r in rows]))
+    return sum(widths) + 3 * len(widths) + 1
+
+
+def results_view(results: JSON, width: int, detail: bool = False) -> Table | Group:
+    """The wide table when it fits ``width`` (wrapping long values if it is close), else
+    one block per document: nothing is ever cut off."""
+    fields = field_names(results)
+    min_width = sum(max(4, min(len(f), 10)) + 3 for f in fields) + 40
+    if _natural_width(results, detail) <= width or (min_width <= width and len(fields) <= 8):
+        return results_table(results, detail)
+    return results_records(results, detail)
+
+
+def row_line(row: JSON, fields: list[str], detail: bool = False) -> Text:
+    """One finished row on one line, for ``jobgrid results --follow``."""
+    doc = row.get("document") or {}
+    line = Text(f"#{doc.get('index', '')} ", style="bold")
+    line.append_text(_row_label(row, detail))
+    if row.get("rerun"):
+        line.append(" (re-run)", style="cyan")
+    for name, cell in zip(fields, _cells(row, fields, detail), strict=True):
+        line.append(f"  {name}=")
+        line.append_text(cell)
+    return line
 
 
 def results_stats(results: JSON) -> str:

@@ -82,7 +82,12 @@ def _completed_at(h: dict[str, str], status: JobStatus) -> int | None:
 
 
 def status_payload(h: dict[str, str], now: int) -> dict[str, Any]:
-    """``GET /v1/jobs/{id}/status``: integer Unix seconds."""
+    """``GET /v1/jobs/{id}/status``: integer Unix seconds.
+
+    ``warnings`` is a list here as in the full job (``[]`` when there are none), so a
+    client reads it the same way from both; ``needs_review`` counts completed documents
+    whose required fields were left empty.
+    """
     st = effective_status(h, now)
     warnings = orjson.loads(h.get("warnings") or "[]")
     return {
@@ -91,7 +96,7 @@ def status_payload(h: dict[str, str], now: int) -> dict[str, Any]:
         "status": st.value,
         "endpoint": h["endpoint"],
         "error": _error(h, st),
-        "warnings": warnings or None,
+        "warnings": warnings,
         "created_at": unix_s(_int(h, "created_at")),
         "started_at": unix_s(_opt_ms(h, "started_at")),
         "completed_at": unix_s(_completed_at(h, st)),
@@ -108,6 +113,7 @@ def status_payload(h: dict[str, str], now: int) -> dict[str, Any]:
         "document_count": _int(h, "document_count"),
         "completed_documents": _int(h, "completed_documents"),
         "grid_stats": grid_stats(h),
+        "needs_review": _int(h, "needs_review"),
     }
 
 
@@ -173,4 +179,5 @@ def job_payload(
         "expires_at": iso_ms(_int(h, "expires_at")),
         "timeline": tl,
         "links": job_links(h["id"], st, base_url),
+        "needs_review": _int(h, "needs_review"),
     }

@@ -17,6 +17,11 @@ Jobs
 - ``{p}:job:{id}:done`` / ``:failed``: sets, data TTL. record_document.lua (fan-in guard,
   retry).
 - ``{p}:job:{id}:results``: hash, data TTL. record_document.lua: index -> row JSON.
+- ``{p}:job:{id}:rows``: zset, data TTL. record_document.lua: index scored by the job
+  version of the write that recorded it (the results cursor's completion order);
+  retry_job.lua removes the rows it re-opens.
+- ``{p}:job:{id}:rerun``: hash, data TTL. retry_job.lua: index -> times re-opened, so a
+  re-run row is marked as such in cursor pages and ``row`` events.
 - ``{p}:job:{id}:attempts``: hash, data TTL. begin_task.lua / note_failure.lua.
 - ``{p}:job:{id}:queue`` / ``:claims``: list / hash, data TTL. Fan-out window:
   indexes not yet sent / which index each recorded document handed out (only with a separate
@@ -32,7 +37,8 @@ Organizations and access
   revoked). Both from ``jobgrid keys``.
 - ``{p}:rl:{key_id}:{window}``: string, one window. status_read.lua (rate limit).
 - ``{p}:idem:{org}:{sha256}``: string, 24 h. API at submit (Idempotency-Key).
-- ``{p}:schema:{org}:{id}``: string, no TTL. ``POST /v1/schemas``.
+- ``{p}:schema:{org}:{id}``: string, no TTL. ``POST``/``PUT /v1/schemas``, deleted by
+  ``DELETE``; ``{p}:org:{org}:schemas``: zset (created_ms -> id), no TTL, the list and quota.
 
 Webhooks
 - ``{p}:org:{org}:webhooks``: zset (created -> id); ``{p}:org:{org}:webhook:{id}``: hash
@@ -73,11 +79,13 @@ class JobKeys:
     timeline: str
     queue: str
     claims: str
+    rows: str
+    rerun: str
 
     def data_keys(self) -> tuple[str, ...]:
         """Keys deleted at ``expires_at`` (documents and results)."""
         return (self.docs, self.names, self.parsed, self.done, self.failed, self.results,
-                self.attempts, self.queue, self.claims)
+                self.attempts, self.queue, self.claims, self.rows, self.rerun)
 
     def record_keys(self) -> tuple[str, ...]:
         """Keys that outlive the data by the grace period (the status record)."""
@@ -111,6 +119,8 @@ class Keys:
             timeline=f"{base}:timeline",
             queue=f"{base}:queue",
             claims=f"{base}:claims",
+            rows=f"{base}:rows",
+            rerun=f"{base}:rerun",
         )
 
     def org_jobs(self, org: str) -> str:
@@ -133,6 +143,9 @@ class Keys:
 
     def schema(self, org: str, schema_id: str) -> str:
         return f"{self.prefix}:schema:{org}:{schema_id}"
+
+    def org_schemas(self, org: str) -> str:
+        return f"{self.prefix}:org:{org}:schemas"
 
     def webhook(self, org: str, webhook_id: str) -> str:
         return f"{self.prefix}:org:{org}:webhook:{webhook_id}"

@@ -35,6 +35,7 @@ class RowStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     PENDING = "pending"
+    CANCELLED = "cancelled"  # never ran: its job was cancelled first
 
 
 class Priority(StrEnum):

@@ -188,7 +188,7 @@ class JobStore:
         itself (``shared.broker_messages``); without it the caller sends ``next_index``."""
         k = self.keys.job_keys(job_id)
         keys = [k.job, k.done, k.failed, k.results, self.keys.org_updated(org), k.queue,
-                k.claims]
+                k.claims, k.rows]
         if push is not None:
             keys.append(push[0])
         added, processed, count, nxt, sent = self.scripts.record_document(
@@ -214,16 +214,17 @@ class JobStore:
         )
         return Transition(int(ok) == 1, str(detail))
 
-    def retry(self, job_id: str, org: str, phase: Phase) -> tuple[int, str]:
-        """Returns (1, version) | (0, status) | (-1, 'data_expired')."""
+    def retry(self, job_id: str, org: str, phase: Phase, only: str = "") -> tuple[int, str]:
+        """Returns (1, version) | (0, status) | (-1, 'data_expired'); ``only="failed"``
+        also re-opens a completed job with failed rows ((0, 'no_failed_rows') without)."""
         k = self.keys.job_keys(job_id)
         now = now_ms()
         expires = now + self.settings.retention_seconds * 1000
         purge = expires + self.settings.expired_grace_seconds * 1000
         res, detail = self.scripts.retry_job(
             keys=[k.job, k.timeline, self.keys.org_updated(org), k.done, k.failed, k.attempts,
-                  k.docs, k.parsed, k.results, k.schema, k.names],
-            args=[job_id, now, self.keys.events_channel, expires, purge, phase],
+                  k.docs, k.parsed, k.results, k.schema, k.names, k.rows, k.rerun],
+            args=[job_id, now, self.keys.events_channel, expires, purge, phase, only],
         )
         if int(res) == 1:
             register_expiry(self.r, self.keys, org, job_id, expires)
@@ -291,3 +292,67 @@ class JobStore:
         for key in k.data_keys():
             pipe.pexpireat(key, int(expires))
         pipe.execute()
+
+    # ------------------------------------------------------- results cursor (rows)
+    def row_page(self, job_id: str, after: int, limit: int) -> RowPage:
+        """The job hash, its schema and up to ``limit`` rows finished after position ``after``
+        (the job version that recorded them), in completion order.
+
+        The job hash is read before the rows in the same pipeline, so when it says the job is
+        terminal every row is already in the page's range. Cost: O(log N + limit) in the rows
+        zset plus two HMGETs of the page's indexes, whatever the job's size.
+        """
+        k = self.keys.job_keys(job_id)
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hgetall(k.job)
+        pipe.get(k.schema)
+        pipe.exists(k.docs)
+        pipe.zrangebyscore(k.rows, f"({after}", "+inf", start=0, num=limit + 1,
+                           withscores=True)
+        h, schema, docs, entries = pipe.execute()
+        rows = self._finished_rows(k, entries[:limit])
+        return RowPage(h or {}, schema, bool(docs), rows, len(entries) > limit)
+
+    def rows_after(self, job_id: str, after: int, limit: int,
+                   until: int | None = None) -> tuple[list[FinishedRow], bool]:
+        """Up to ``limit`` rows finished after position ``after`` (and at or before ``until``,
+        a job version already read), and whether more follow."""
+        k = self.keys.job_keys(job_id)
+        entries = cast(list[tuple[str, float]], self.r.zrangebyscore(
+            k.rows, f"({after}", "+inf" if until is None else until, start=0, num=limit + 1,
+            withscores=True))
+        return self._finished_rows(k, entries[:limit]), len(entries) > limit
+
+    def _finished_rows(self, k: JobKeys, entries: list[tuple[str, float]]) -> list[FinishedRow]:
+        """Row JSON and re-run count of each (index, position); a row re-opened by a retry
+        between the two reads is left out (it comes again, later, with its new values)."""
+        if not entries:
+            return []
+        indexes = [str(i) for i, _ in entries]
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hmget(k.results, indexes)
+        pipe.hmget(k.rerun, indexes)
+        raws, reruns = pipe.execute()
+        return [FinishedRow(int(i), int(pos), raw, int(rerun or 0))
+                for (i, pos), raw, rerun in zip(entries, raws, reruns, strict=True) if raw]
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedRow:
+    """One finished row as the results cursor serves it."""
+
+    index: int
+    position: int  # the job version that recorded it: the cursor after this row
+    raw: str  # the row JSON as the worker wrote it
+    reruns: int  # how many times a retry re-opened this row (0: first run)
+
+
+@dataclass(frozen=True, slots=True)
+class RowPage:
+    """What one cursor page read returns (``job`` is empty when the job is unknown)."""
+
+    job: dict[str, str]
+    schema: str | None
+    docs_exist: bool
+    rows: list[FinishedRow]
+    has_more: bool

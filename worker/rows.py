@@ -12,7 +12,12 @@ from worker.extraction import Cell
 def completed_row(
     index: int, filename: str, fields: Sequence[FieldSpec], cells: Mapping[str, Cell]
 ) -> tuple[dict[str, Any], int]:
-    """The row and its number of filled cells."""
+    """The row and its number of filled cells.
+
+    A required field left empty puts its name in ``needs_review``: record_document.lua then
+    counts the document in the job's ``needs_review`` figure and adds a ``required_missing``
+    warning (the key is left out when nothing is missing, so most rows carry no extra key).
+    """
     values: dict[str, Any] = {}
     confidence: dict[str, float] = {}
     detail: dict[str, dict[str, Any] | None] = {}
@@ -28,7 +33,7 @@ def completed_row(
         detail[f.name] = {"label": cell.label, "line": cell.line, "text": cell.text,
                           "raw": cell.raw, "page": cell.page, "start": cell.start,
                           "end": cell.end, "method": cell.method, "rule": cell.rule}
-    row = {
+    row: dict[str, Any] = {
         "document": {"index": index, "filename": filename},
         "status": "completed",
         "values": values,
@@ -36,6 +41,9 @@ def completed_row(
         "error": None,
         "detail": detail,
     }
+    missing = [f.name for f in fields if f.required and values[f.name] in (None, "")]
+    if missing:
+        row["needs_review"] = missing
     return row, filled
 
 

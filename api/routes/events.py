@@ -17,6 +17,11 @@ payload) on connect and one on every change, a comment line every ``sse_heartbea
   that cap a new stream is 503 (``api.pubsub``), so polls always find a thread.
 * If Redis goes away mid-stream the stream just ends (logged, no stack trace); EventSource
   reconnects and resumes with ``Last-Event-ID``.
+* ``?rows=true`` adds a ``row`` event per finished row (the results cursor's row shape, in
+  completion order) before the ``status`` event of the version that recorded it. Every
+  event's id is then a results cursor (``api.rowcursor``): a row's is its own position, a
+  status event's is the job version it shows, so ``Last-Event-ID`` resumes rows and status
+  alike, with no row sent twice. ``?after=<cursor>`` starts after rows the client has.
 """
 
 from __future__ import annotations
@@ -30,9 +35,9 @@ import orjson
 import redis
 from flask import Blueprint, Response, current_app, request
 
-from api import ratelimit
+from api import grid, ratelimit, rowcursor
 from api.auth import current_principal
-from api.http import is_job_id
+from api.http import is_job_id, query_flag
 from api.lookup import not_found
 from api.pubsub import Push, Watch, push_for
 from api.routes.status import read_hashes, seconds_to_expiry
@@ -41,6 +46,7 @@ from shared.clock import now_ms
 from shared.errors import ValidationFailed
 from shared.jobview import effective_status, status_payload
 from shared.status import TERMINAL, JobStatus
+from shared.store import JobStore
 
 bp = Blueprint("events", __name__)
 log = logging.getLogger("jobgrid.api.events")
@@ -57,9 +63,34 @@ def parse_last_event_id(raw: str | None) -> int | None:
     return int(raw) if raw.isascii() and raw.isdigit() else None
 
 
-def status_event(h: dict[str, str], now: int) -> bytes:
+def status_event(h: dict[str, str], now: int, rows: RowFeed | None = None) -> bytes:
     payload = status_payload(h, now)
-    return b"id: %d\nevent: status\ndata: %s\n\n" % (payload["version"], orjson.dumps(payload))
+    event_id = rowcursor.encode(payload["id"], payload["version"]).encode() if rows \
+        else b"%d" % payload["version"]
+    return b"id: %s\nevent: status\ndata: %s\n\n" % (event_id, orjson.dumps(payload))
+
+
+class RowFeed:
+    """The ``row`` events of one stream: rows finished after the last one sent, read up to the
+    version of the status about to be sent (so its id never moves the client backwards)."""
+
+    PAGE = 500
+
+    def __init__(self, store: JobStore, job_id: str, fields: list[str]) -> None:
+        self.store = store
+        self.job_id = job_id
+        self.fields = fields
+
+    def events(self, after: int, until: int) -> Iterator[bytes]:
+        while after < until:
+            page, more = self.store.rows_after(self.job_id, after, self.PAGE, until)
+            for r in page:
+                row = grid.finished_row(orjson.loads(r.raw), self.fields, False, r.reruns)
+                yield b"id: %s\nevent: row\ndata: %s\n\n" % (
+                    rowcursor.encode(self.job_id, r.position).encode(), orjson.dumps(row))
+            if not more or not page:
+                return
+            after = page[-1].position
 
 
 class EventStream:
@@ -67,12 +98,13 @@ class EventStream:
     client goes away, or when the response is dropped unsent) always unregisters the watch."""
 
     def __init__(self, push: Push, watch: Watch, stack: ExitStack, h: dict[str, str],
-                 last_id: int | None) -> None:
+                 last_id: int | None, rows: RowFeed | None = None) -> None:
         self.push = push
         self.watch = watch
         self.stack = stack
         self.h = h
         self.last_id = last_id
+        self.rows = rows
         self.heartbeat = push.settings.sse_heartbeat_seconds
 
     def __iter__(self) -> Iterator[bytes]:
@@ -100,7 +132,9 @@ class EventStream:
             if sent[1] is None and state[0] == sent[0]:
                 sent = state  # resumed at the current version: the client has it
             elif state != sent:
-                yield status_event(h, now)
+                if self.rows is not None:
+                    yield from self.rows.events(max(sent[0], 0), state[0])
+                yield status_event(h, now, self.rows)
                 sent = state
             if status in TERMINAL:
                 return
@@ -127,20 +161,50 @@ def job_events(job_id: str) -> Response:
         ratelimit.count_request(principal)
         raise ValidationFailed(f"job id '{job_id[:80]}' is not a UUID")
     job_id = job_id.lower()
-    last_id = parse_last_event_id(request.headers.get("Last-Event-ID"))
     push = push_for(current_app, services().settings)
     stack = ExitStack()
     try:
-        watch = stack.enter_context(push.feed.watch(job_id))  # before the read
+        watch = stack.enter_context(push.feed.watch(  # before the read
+            job_id, (principal.org, principal.key_id)))
         h = read_hashes(principal, [job_id], push.scripts)[0]
         if h.get("org") != principal.org:
             raise not_found(job_id)
+        with_rows = query_flag("rows")  # checked once the request is counted
+        last_id = resume_position(job_id) if with_rows else \
+            parse_last_event_id(request.headers.get("Last-Event-ID"))
+        if with_rows and last_id is not None:
+            rowcursor.check_position(last_id, int(h.get("version") or 0))
         if last_id is not None and last_id >= int(h.get("version") or 0) and \
                 effective_status(h, now_ms()) in TERMINAL:
             stack.close()
             return Response(status=204, headers=STREAM_HEADERS)
+        rows = row_feed(job_id) if with_rows else None
     except BaseException:
         stack.close()
         raise
-    stream = EventStream(push, watch, stack, h, last_id)
+    stream = EventStream(push, watch, stack, h, last_id, rows)
     return Response(stream, mimetype="text/event-stream", headers=STREAM_HEADERS)
+
+
+def resume_position(job_id: str) -> int | None:
+    """Where a ``?rows=true`` stream starts: after ``Last-Event-ID`` when it is a cursor of
+    this job (EventSource reconnecting: it wins over the URL's ``after``), else after
+    ``?after=`` (400 when malformed or another job's), else from the first row."""
+    last = request.headers.get("Last-Event-ID")
+    if last:
+        try:
+            return rowcursor.decode(last, job_id)
+        except ValidationFailed:
+            pass  # a stale or foreign id from the browser: start from ?after= or the top
+    after = request.args.get("after")
+    if after is None:
+        return None
+    if not after.strip():
+        raise ValidationFailed("after must be a cursor (next_cursor of a results page)")
+    return rowcursor.decode(after, job_id)
+
+
+def row_feed(job_id: str) -> RowFeed:
+    svc = services()
+    schema = svc.store.load_schema(job_id)
+    return RowFeed(svc.store, job_id, [f.name for f in schema.fields] if schema else [])

@@ -10,11 +10,14 @@ from flask import Blueprint, Response, request
 from api import idempotency, listing
 from api.auth import current_principal
 from api.conditional import etag_matches, job_headers
-from api.http import json_response, parse_job_id, read_body
+from api.http import json_response, parse_job_id, parse_json_object, read_body, validate_model
 from api.lookup import full_job, not_found, owned_job
 from api.services import Services, services
 from api.submit import submit
+from shared.clock import now_ms
 from shared.errors import Conflict, Unavailable, Unprocessable
+from shared.jobview import effective_status
+from shared.models import RetryRequest
 from shared.status import JobStatus, Phase
 from shared.webhooks import JOB_CANCELLED, emit_job_event
 
@@ -60,13 +63,17 @@ def get_job(job_id: str) -> Response:
 def cancel_job(job_id: str) -> Response:
     """Sets the cancel flag; workers check it before each document. 409 once terminal."""
     svc, org, job_id = services(), current_principal().org, parse_job_id(job_id)
-    owned_job(svc, job_id, org)
+    h = owned_job(svc, job_id, org)
     t = svc.store.transition(job_id, org, CANCELLABLE, status=JobStatus.CANCELLED,
                              extra={"cancelled": "1"})
     if not t.ok:
         if t.detail == "gone":
             raise not_found(job_id)
-        raise Conflict(f"job {job_id} is already {t.detail}; only validating, queued or "
+        # the stored status of an expired job is still the one it ended in: say expired
+        state = {**h, "status": t.detail}
+        known = t.detail in {str(v) for v in JobStatus}
+        shown = effective_status(state, now_ms()) if known else t.detail
+        raise Conflict(f"job {job_id} is already {shown}; only validating, queued or "
                        "in_progress jobs can be cancelled")
     try:
         emit_job_event(svc.store, job_id, org, JOB_CANCELLED)
@@ -75,20 +82,37 @@ def cancel_job(job_id: str) -> Response:
     return json_response(full_job(svc, job_id, org))
 
 
+def retry_options(svc: Services) -> RetryRequest:
+    """The optional body: none (or ``{}``) keeps the contract's retry; ``{"only": "failed"}``
+    re-runs only the failed rows and accepts a completed job too."""
+    raw = read_body(request, svc.settings.max_request_bytes)
+    if not raw.strip():
+        return RetryRequest()
+    return validate_model(RetryRequest, parse_json_object(raw))
+
+
 @bp.post("/v1/jobs/<job_id>/retry")
 def retry_job(job_id: str) -> Response:
     """202 like a submission: the job is queued again under the same id."""
     svc, org, job_id = services(), current_principal().org, parse_job_id(job_id)
+    options = retry_options(svc)
     owned_job(svc, job_id, org)
-    res, detail = svc.store.retry(job_id, org, Phase.PARSE)
+    res, detail = svc.store.retry(job_id, org, Phase.PARSE, options.only or "")
     if res == -1:
         raise Unprocessable(f"the documents of job {job_id} expired and were deleted; "
                             "submit the batch again")
     if res != 1:
         if detail == "gone":
             raise not_found(job_id)
+        if detail == "no_failed_rows":
+            raise Conflict(f"job {job_id} is completed and has no failed rows to retry")
+        if options.only:
+            raise Conflict(f"job {job_id} is {detail}; only completed (with failed rows), "
+                           "failed, cancelled or expired jobs can be retried")
+        hint = ' (send {"only": "failed"} to re-run its failed rows)' \
+            if detail == "completed" else ""
         raise Conflict(f"job {job_id} is {detail}; only failed, cancelled or expired jobs "
-                       "can be retried")
+                       f"can be retried{hint}")
     try:
         svc.enqueuer.parse(job_id, org)
     except Unavailable:

@@ -85,6 +85,13 @@
     el.hidden = false;
   }
 
+  /* The card says "of processed cells": filled over filled + empty, not over every cell of
+     the grid (the API's grid_stats.fill_rate), which would count unprocessed rows as empty. */
+  function processedFillRate(g) {
+    var processed = (g.filled || 0) + (g.empty || 0);
+    return processed ? Math.round((g.filled / processed) * 100) + " %" : "—";
+  }
+
   function applyStatus(s) {
     if (typeof s.version === "number" && s.version < state.version) { return; }
     state.version = s.version;
@@ -97,7 +104,7 @@
     setText("cells-filled", s.grid_stats.filled);
     setText("cells-total", s.grid_stats.total_cells);
     setText("cells-empty", s.grid_stats.empty);
-    setText("fill-rate", Math.round(s.grid_stats.fill_rate * 100) + " %");
+    setText("fill-rate", processedFillRate(s.grid_stats));
     setText("attempts", s.attempt_count);
     setText("version", s.version);
     setError(s.error);

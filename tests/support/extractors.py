@@ -9,7 +9,8 @@ Environment (all optional):
 ``JOBGRID_TEST_TRANSIENT_FAILS`` the first N calls per document raise a retryable error;
 ``JOBGRID_TEST_WORKER_TAG``      count documents per worker tag in ``{prefix}:test:by_worker``.
 Document text containing ``POISON-KILL`` SIGKILLs the process running it; ``PERMANENT-FAIL``
-raises a non-retryable error.
+raises a non-retryable error; ``FAIL-ONCE`` raises one on the first run of that text only
+(so a retry of the job's failed rows succeeds).
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ class FaultyExtractor:
             os.kill(os.getpid(), signal.SIGKILL)
         if "PERMANENT-FAIL" in doc.text:
             raise PermanentExtractorError("extractor_rejected", "the document was refused")
+        if "FAIL-ONCE" in doc.text and self.r.hsetnx(
+                f"{self.prefix}:test:failed_once",
+                hashlib.sha256(doc.text.encode()).hexdigest()[:24], 1):
+            raise PermanentExtractorError("extractor_rejected", "refused on its first run")
         if self.transient_fails:
             digest = hashlib.sha256(doc.text.encode()).hexdigest()[:24]
             calls = int(self.r.hincrby(f"{self.prefix}:test:calls", digest, 1))
