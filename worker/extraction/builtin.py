@@ -5,8 +5,14 @@ value and layout), ranks them by ``label quality x layout quality`` (earlier lin
 ties), and takes the first whose value passes the field's type parser. A value that does not
 parse leaves the cell empty: precision before recall.
 
-Confidence = label quality x layout quality x parse quality, lowered when another candidate of
-about the same rank disagrees. See ``docs/extraction.md`` for the numbers.
+Labels are the schema's names and aliases, then the lexicon's synonyms of the semantic role a
+field is bound to (:mod:`.lexicon`, per document kind), then misspellings (rapidfuzz). A field
+its labels leave empty may be read by an unlabelled-value rule (:mod:`.unlabelled`), and a
+:class:`Judge` refuses readings a careful reader would not take (a rate as an amount, the
+issuer's e-mail as the customer's). Every cell carries its provenance: offsets, page, method.
+
+Confidence = calibrated(label quality x layout quality x parse quality), lowered when another
+candidate of about the same rank disagrees. See ``docs/extraction.md`` for the numbers.
 """
 
 from __future__ import annotations
