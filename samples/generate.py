@@ -6,8 +6,10 @@ Seeded and deterministic: the same seed writes the same bytes. It writes 320 doc
 
 * ``samples/generated/tuning/`` uses the *tuning* label wordings of
   ``samples/generated/vocabulary.json`` and the tuning layouts;
-* ``samples/generated/heldout/`` uses only the *held-out* wordings and layouts. No rule or
-  lexicon entry is tuned against it: it is the estimate for documents nobody here has seen.
+* ``samples/generated/heldout/`` uses only the *held-out* wordings and layouts (dot leaders,
+  two pairs per line, narrow till prints, Markdown bold lists, HTML ``<dl>`` and paragraphs,
+  stacked and inline PDF lines). No rule or lexicon entry is tuned against it: it is the
+  estimate for documents nobody here has seen.
 
 Each document mixes labelled values with values that have no label (the seller only in the
 letterhead, a paid stamp, line items to count, a receipt's bare date-and-time line, the
@@ -63,7 +65,8 @@ FIELDS = [f["name"] for f in SCHEMA["fields"]]
 LAYOUTS: dict[str, dict[str, list[str]]] = {
     "tuning": {"txt": ["colon", "nextline"], "md": ["md_table"], "html": ["html_table"],
                "pdf": ["pdf_columns"]},
-    "heldout": {"txt": ["leaders", "twocol"], "md": ["md_bold"], "html": ["html_dl", "html_p"],
+    "heldout": {"txt": ["leaders", "twocol", "till"], "md": ["md_bold"],
+                "html": ["html_dl", "html_p"],
                 "pdf": ["pdf_stacked", "pdf_inline"]},
 }
 KINDS = ["invoice"] * 8 + ["receipt"] * 4 + ["purchase_order"] * 2 + ["statement"] * 2
@@ -320,7 +323,42 @@ class Builder:
 
 
 # ---------------------------------------------------------------------------- renderers
+TILL = 34
+"""Characters per line of a narrow till receipt."""
+
+
+def render_till(doc: Doc) -> str:
+    """A narrow till print: centred header, values flush right, items on two lines."""
+    out: list[str] = []
+    for kind, data in doc.blocks:
+        if kind == "letterhead":
+            out += [line.center(TILL).rstrip() for line in data] + [""]
+        elif kind in ("title", "stamp"):
+            out += [data.center(TILL).rstrip(), ""]
+        elif kind in ("bare", "para"):
+            out += [data, ""]
+        elif kind == "block":
+            out += [data[0], *[f" {x}" for x in data[1]], ""]
+        elif kind == "items":
+            head, rows = data
+            out.append("-" * TILL)
+            for r in rows:
+                if len(r) == 4:
+                    out += [r[0][:TILL], f"  {r[1]} x {r[2]}".ljust(TILL - len(r[3])) + r[3]]
+                else:
+                    out.append("  ".join(r))
+            out.append("-" * TILL)
+        elif kind == "pairs":
+            for k, v in data:
+                gap = max(2, TILL - len(k) - len(v))
+                out.append(f"{k}{' ' * gap}{v}")
+            out.append("")
+    return "\n".join(out) + "\n"
+
+
 def render_txt(doc: Doc, layout: str) -> str:
+    if layout == "till":
+        return render_till(doc)
     out: list[str] = []
     for kind, data in doc.blocks:
         if kind == "letterhead":

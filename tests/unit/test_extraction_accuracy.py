@@ -82,10 +82,10 @@ def test_samples_meet_the_targets_in_direct_mode(bench: ModuleType, tmp_path: Pa
     for name in ("generated-heldout", "holdout", "forms", "unseen"):
         assert sets[name]["overall"]["recall"] >= 0.85, name
     heldout = sets["generated-heldout"]
-    assert heldout["documents"] >= 150 and heldout["by_type"]["integer"]["recall"] >= 0.80
-    # floors under what is measured, not the targets: boolean (target 0.80) and claims
-    # (target 0.80) miss them; docs/extraction.md says so
-    assert heldout["by_type"]["boolean"]["recall"] >= 0.75
+    assert heldout["documents"] >= 150
+    assert heldout["by_type"]["integer"]["recall"] >= 0.80
+    assert heldout["by_type"]["boolean"]["recall"] >= 0.80
+    # a floor under what is measured, not the target (0.80, missed; docs/extraction.md)
     assert sets["claims"]["overall"]["recall"] >= 0.65
 
 
