@@ -195,3 +195,9 @@ def test_a_one_row_item_table_read_across_is_one_item() -> None:
     assert cell.value == 1 and cell.rule == "item_rows"
     twice = text + "\n\nDescription: Bagel\nQty: 1\nAmount: 2.00"
     assert extract(twice)["item_count"].value is None
+
+
+def test_a_label_joined_by_excl_is_one_label() -> None:
+    """``Amount excl. VAT`` is the net amount; ``VAT`` after ``excl.`` names no tax."""
+    got = values("Amount excl. VAT: 981.33\nTax Levied: 98.13")
+    assert got.get("subtotal") == 981.33 and got.get("tax_amount") != 981.33
