@@ -66,23 +66,46 @@ def display(value: Any) -> str:
     return grid.csv_cell(value)
 
 
-def make_cell(value: Any, confidence: float, row_status: str) -> Cell:
+def make_cell(value: Any, confidence: float, row_status: str,
+              detail: dict[str, Any] | None = None) -> Cell:
     if value is None:
         if row_status == "cancelled":  # styled like pending: no value was looked for
             return Cell("—", "pending", "not processed: the job was cancelled")
         css = "pending" if row_status == "pending" else "empty"
         return Cell("—", css, "not processed yet" if css == "pending" else "no value found")
-    title = f"confidence {confidence:.2f}"
+    title = f"confidence {confidence:.2f}" + provenance(detail)
     return Cell(display(value), "low" if confidence < LOW_CONFIDENCE else "filled", title)
 
 
+def provenance(detail: dict[str, Any] | None) -> str:
+    """Where a value came from, for the cell's hover text: ``· label "Total Due" · page 2 ·
+    line 14 · chars 310-318`` or ``· rule letterhead``."""
+    if not detail:
+        return ""
+    parts = []
+    if detail.get("rule"):
+        parts.append(f"rule {detail['rule']}")
+    elif detail.get("label"):
+        method = detail.get("method") or "label"
+        parts.append(f"{'label' if method == 'label' else method + ' label'} "
+                     f"\"{detail['label']}\"")
+    if detail.get("page"):
+        parts.append(f"page {detail['page']}")
+    if detail.get("line"):
+        parts.append(f"line {detail['line']}")
+    if detail.get("start") is not None and detail.get("end") is not None:
+        parts.append(f"chars {detail['start']}-{detail['end']}")
+    return "".join(f" · {p}" for p in parts)
+
+
 def make_row(raw: dict[str, Any], fields: list[str]) -> Row:
-    row = grid.normalize_row(raw, fields, detail=False)
+    row = grid.normalize_row(raw, fields, detail=True)
     error = row.get("error") or {}
+    detail = row.get("detail") or {}
     return Row(index=int(row["document"]["index"]), filename=str(row["document"]["filename"]),
                status=str(row["status"]), error=str(error.get("message", "")),
-               cells=[make_cell(row["values"][f], row["confidence"][f], row["status"])
-                      for f in fields])
+               cells=[make_cell(row["values"][f], row["confidence"][f], row["status"],
+                                detail.get(f)) for f in fields])
 
 
 def load_page(svc: Services, job_id: str, org: str, page: int) -> GridPage:

@@ -5,14 +5,16 @@
     python bench/accuracy.py --direct --json report.json    # also write the report as JSON
 
 Each set is a folder with documents, ``schema.json`` (a SchemaIn) and ``ground_truth.json``
-(``{filename: {field: expected value or null}}``). Default sets: ``samples/invoices`` (gated
-by the targets), ``samples/holdout`` (invoices written after the extractor, to catch
-overfitting), ``samples/unseen`` (service agreements and order forms under another schema,
-written before the recall work; its baseline is in ``docs/extraction.md``) and
-``samples/claims`` (insurance claims, written after the recall work and measured once, the
-honest estimate for documents nobody has seen) and ``samples/forms`` (purchase orders,
-delivery notes and onboarding forms, written before the form-layout rules). Only
-``invoices`` is gated; the others are reported.
+(``{filename: {field: expected value or null}}``). Default sets, held-out first:
+``samples/generated/heldout`` (the generated half no rule is tuned against: held-out label
+wordings and layouts), the hand-written ``claims``, ``forms``, ``unseen``, ``holdout`` and
+``invoices``, and last ``samples/generated/tuning``. Every set is reported against the
+targets of :data:`TARGETS`; the exit code is gated on :data:`GATED_SETS`.
+
+Besides precision and recall (overall, per field type, per field) each report gives the
+expected calibration error of the confidences (ECE, 10 bins), the precision of filled cells
+above and below the dashboard's low-confidence threshold, and the milliseconds per document
+spent parsing and extracting (direct mode).
 
 Definitions (cells are document x field):
 
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import math
 import mimetypes
@@ -49,14 +52,39 @@ from shared.status import TERMINAL  # noqa: E402
 
 TARGET_PRECISION = 0.98
 TARGET_RECALL = 0.90
-DEFAULT_SETS = ("samples/invoices", "samples/holdout", "samples/unseen", "samples/claims",
-                "samples/forms")
-GATED_SETS = frozenset({"invoices"})
+"""The historical gate of ``samples/invoices`` (kept: a target is never loosened)."""
+TARGETS: dict[str, tuple[float, float]] = {
+    "generated-heldout": (0.98, 0.85), "claims": (0.98, 0.80), "forms": (0.98, 0.85),
+    "unseen": (0.98, 0.85), "holdout": (0.98, 0.85), "invoices": (0.98, 0.90),
+    "generated-tuning": (0.98, 0.85),
+}
+"""(precision, recall) targets per set, from the issue that asked for generalisation."""
+TYPE_RECALL_TARGETS = {"boolean": 0.80, "integer": 0.80}
+"""Per-type recall targets on the held-out generated half."""
+LOW_CONFIDENCE = 0.8
+"""The dashboard's highlight threshold (``api.dashboard_grid.LOW_CONFIDENCE``)."""
+ECE_TARGET = 0.10
+DEFAULT_SETS = ("samples/generated/heldout", "samples/claims", "samples/forms",
+                "samples/unseen", "samples/holdout", "samples/invoices",
+                "samples/generated/tuning")
+GATED_SETS = frozenset({"invoices", "generated-heldout", "holdout", "forms"})
 SKIP_FILES = frozenset({"schema.json", "ground_truth.json"})
 MIME_TYPES = {".md": "text/markdown", ".txt": "text/plain", ".html": "text/html",
               ".htm": "text/html", ".pdf": "application/pdf"}
 
 Predictions = dict[str, dict[str, Any]]
+
+
+@dataclass
+class Run:
+    """What one set's run produced: values, confidences, errors and time spent."""
+
+    values: Predictions = field(default_factory=dict)
+    confidence: dict[str, dict[str, float]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    parse_seconds: float = 0.0
+    extract_seconds: float = 0.0
+    pdf_parse_seconds: float = 0.0
 Truth = Mapping[str, Mapping[str, Any]]
 
 
@@ -127,10 +155,44 @@ class _Scorer:
             )
 
 
+def calibration(
+    predicted: Mapping[str, Mapping[str, Any]], confidence: Mapping[str, Mapping[str, float]],
+    truth: Truth, threshold: float = LOW_CONFIDENCE, bins: int = 10,
+) -> dict[str, Any]:
+    """Expected calibration error over filled cells (confidence vs being right), and the
+    precision of filled cells at or above / below ``threshold``."""
+    cells: list[tuple[float, bool]] = []
+    for filename, expected_row in truth.items():
+        row = predicted.get(filename) or {}
+        conf = confidence.get(filename) or {}
+        for name, expected in expected_row.items():
+            got = row.get(name)
+            if got is not None:
+                cells.append((float(conf.get(name) or 0.0), values_equal(got, expected)))
+    ece = 0.0
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        inside = [c for c in cells if lo <= c[0] < hi or (b == bins - 1 and c[0] == 1.0)]
+        if inside:
+            accuracy = sum(ok for _, ok in inside) / len(inside)
+            mean = sum(c for c, _ in inside) / len(inside)
+            ece += len(inside) / len(cells) * abs(accuracy - mean)
+    high = [ok for c, ok in cells if c >= threshold]
+    low = [ok for c, ok in cells if c < threshold]
+    return {
+        "ece": round(ece, 4), "filled": len(cells), "threshold": threshold,
+        "above": {"cells": len(high), "precision": round(sum(high) / len(high), 4) if high
+                  else None},
+        "below": {"cells": len(low), "precision": round(sum(low) / len(low), 4) if low
+                  else None},
+    }
+
+
 def score(
     predicted: Mapping[str, Mapping[str, Any]],
     truth: Truth,
     types: Mapping[str, str] | None = None,
+    targets: tuple[float, float] = (TARGET_PRECISION, TARGET_RECALL),
 ) -> dict[str, Any]:
     """Precision and recall overall, per field type and per field, plus every mismatch.
 
@@ -149,7 +211,8 @@ def score(
         "by_field": {k: v.as_dict() for k, v in scorer.by_field.items()},
         "mismatches": scorer.mismatches,
         "documents": len(truth),
-        "pass": overall["precision"] >= TARGET_PRECISION and overall["recall"] >= TARGET_RECALL,
+        "targets": {"precision": targets[0], "recall": targets[1]},
+        "pass": overall["precision"] >= targets[0] and overall["recall"] >= targets[1],
     }
 
 
@@ -177,7 +240,9 @@ def load_set(folder: Path) -> SampleSet:
     missing = [name for name in truth if not (folder / name).is_file()]
     if missing:
         raise SystemExit(f"{folder}: ground truth names missing files: {missing}")
-    return SampleSet(folder.name, folder, schema, truth)
+    name = f"{folder.parent.name}-{folder.name}" if folder.parent.name == "generated" else (
+        folder.name)
+    return SampleSet(name, folder, schema, truth)
 
 
 def mime_type(path: Path) -> str:
@@ -187,22 +252,34 @@ def mime_type(path: Path) -> str:
 
 
 # ------------------------------------------------------------------------------ direct
-def predict_direct(sample: SampleSet) -> tuple[Predictions, list[str]]:
-    """Run parse_document + the builtin extractor in-process."""
+def predict_direct(sample: SampleSet) -> Run:
+    """Run parse_document + the builtin extractor in-process, timing each phase."""
     from worker.extraction import ParseError, get_extractor, parse_document
 
     extractor = get_extractor("builtin")
-    predictions: Predictions = {}
-    errors: list[str] = []
+    run = Run()
+    if sample.files:  # warm-up, not timed: imports, regex compilation, the schema's index
+        first = sample.files[0]
+        with contextlib.suppress(ParseError):
+            extractor.extract(parse_document(first.name, mime_type(first), first.read_bytes()),
+                              sample.schema.fields)
     for path in sample.files:
+        started = time.perf_counter()
         try:
             doc = parse_document(path.name, mime_type(path), path.read_bytes())
         except ParseError as e:
-            errors.append(f"{path.name}: {e.code}: {e.message}")
+            run.errors.append(f"{path.name}: {e.code}: {e.message}")
             continue
+        parsed = time.perf_counter()
         cells = extractor.extract(doc, sample.schema.fields)
-        predictions[path.name] = {name: cell.value for name, cell in cells.items()}
-    return predictions, errors
+        done = time.perf_counter()
+        run.parse_seconds += parsed - started
+        if doc.kind == "pdf":
+            run.pdf_parse_seconds += parsed - started
+        run.extract_seconds += done - parsed
+        run.values[path.name] = {name: cell.value for name, cell in cells.items()}
+        run.confidence[path.name] = {name: cell.confidence for name, cell in cells.items()}
+    return run
 
 
 # ------------------------------------------------------------------------------ pipeline
@@ -259,7 +336,7 @@ def _wait(client: ApiClient, job_id: str, deadline: float) -> str:
 
 def predict_pipeline(
     sample: SampleSet, client: ApiClient, wait_seconds: float = 600.0
-) -> tuple[Predictions, list[str]]:
+) -> Run:
     """Submit the set as one job through the API, wait for it and read ``/results``."""
     body = {
         "name": f"accuracy {sample.name}",
@@ -272,14 +349,14 @@ def predict_pipeline(
         raise SystemExit(f"submit answered HTTP {status}")
     final = _wait(client, job["id"], time.monotonic() + wait_seconds)
     _, results, _ = client.call("GET", f"/v1/jobs/{job['id']}/results")
-    predictions: Predictions = {}
-    errors = [] if final == "completed" else [f"job {job['id']} ended {final}"]
+    run = Run(errors=[] if final == "completed" else [f"job {job['id']} ended {final}"])
     for row in results.get("rows", []):
         filename = row["document"]["filename"]
         if row.get("status") != "completed":
-            errors.append(f"{filename}: row {row.get('status')}: {row.get('error')}")
-        predictions[filename] = dict(row.get("values") or {})
-    return predictions, errors
+            run.errors.append(f"{filename}: row {row.get('status')}: {row.get('error')}")
+        run.values[filename] = dict(row.get("values") or {})
+        run.confidence[filename] = dict(row.get("confidence") or {})
+    return run
 
 
 # ------------------------------------------------------------------------------ report
@@ -288,27 +365,51 @@ def _pct(value: float) -> str:
 
 
 def render(name: str, report: Mapping[str, Any], gated: bool) -> str:
-    """A plain-text table: overall, per type and per field, then the verdict."""
+    """A plain-text table: overall, per type and per field, calibration, speed, verdict."""
     lines = [f"== {name}: {report['documents']} documents", ""]
-    header = f"{'':<18} {'precision':>10} {'recall':>8} {'filled':>7} {'truth':>6}"
+    header = f"{'':<20} {'precision':>10} {'recall':>8} {'filled':>7} {'truth':>6}"
     lines.append(header)
     rows = [("overall", report["overall"])]
     rows += [(f"type {k}", v) for k, v in report["by_type"].items()]
     rows += [(f"  {k}", v) for k, v in report["by_field"].items()]
     for label, t in rows:
         lines.append(
-            f"{label:<18} {_pct(t['precision']):>10} {_pct(t['recall']):>8} "
+            f"{label:<20} {_pct(t['precision']):>10} {_pct(t['recall']):>8} "
             f"{t['filled']:>7} {t['truth_cells']:>6}"
         )
-    o = report["overall"]
+    cal = report.get("calibration")
+    if cal:
+        above, below = cal["above"], cal["below"]
+        lines.append("")
+        lines.append(
+            f"calibration: ECE {cal['ece']:.3f} (target <= {ECE_TARGET:.2f}); confidence >= "
+            f"{cal['threshold']}: {above['cells']} cells, precision "
+            f"{_maybe_pct(above['precision'])}; below: {below['cells']} cells, precision "
+            f"{_maybe_pct(below['precision'])}")
+    speed = report.get("speed")
+    if speed:
+        lines.append(
+            f"speed: extraction {speed['extract_ms_per_doc']:.2f} ms/doc (PDF parsing "
+            f"excluded; target <= 20), parsing {speed['parse_ms_per_doc']:.2f} ms/doc "
+            f"(PDF parsing {speed['pdf_parse_ms']:.1f} ms in all)")
+    o, t = report["overall"], report["targets"]
     verdict = "PASS" if report["pass"] else "FAIL"
     lines.append("")
     lines.append(
         f"{verdict}{'' if gated else ' (not gated)'}: precision {_pct(o['precision'])} "
-        f"(target {_pct(TARGET_PRECISION)}), recall {_pct(o['recall'])} "
-        f"(target {_pct(TARGET_RECALL)})"
+        f"(target {_pct(t['precision'])}), recall {_pct(o['recall'])} "
+        f"(target {_pct(t['recall'])})"
     )
+    for kind, target in report.get("type_targets", {}).items():
+        got = report["by_type"].get(kind, {}).get("recall")
+        if got is not None:
+            lines.append(f"  {kind} recall {_pct(got)} (target {_pct(target)})"
+                         f"{'' if got >= target else ' MISSED'}")
     return "\n".join(lines)
+
+
+def _maybe_pct(value: float | None) -> str:
+    return "-" if value is None else _pct(value).strip()
 
 
 def _mismatch_lines(report: Mapping[str, Any]) -> list[str]:
@@ -319,23 +420,33 @@ def _mismatch_lines(report: Mapping[str, Any]) -> list[str]:
 
 
 def run(
-    folders: Sequence[Path], predict: Callable[[SampleSet], tuple[Predictions, list[str]]],
-    verbose: bool,
+    folders: Sequence[Path], predict: Callable[[SampleSet], Run], verbose: bool,
 ) -> tuple[dict[str, Any], bool]:
     reports: dict[str, Any] = {}
     ok = True
     for folder in folders:
         sample = load_set(folder)
         started = time.perf_counter()
-        predictions, errors = predict(sample)
-        report = score(predictions, sample.truth, sample.types)
-        report["errors"] = errors
+        result = predict(sample)
+        targets = TARGETS.get(sample.name, (TARGET_PRECISION, TARGET_RECALL))
+        report = score(result.values, sample.truth, sample.types, targets)
+        report["calibration"] = calibration(result.values, result.confidence, sample.truth)
+        if sample.name == "generated-heldout":  # reported beside the verdict, not gated
+            report["type_targets"] = dict(TYPE_RECALL_TARGETS)
+        documents = max(1, len(result.values))
+        if result.extract_seconds:
+            report["speed"] = {
+                "extract_ms_per_doc": round(1000 * result.extract_seconds / documents, 3),
+                "parse_ms_per_doc": round(1000 * result.parse_seconds / documents, 3),
+                "pdf_parse_ms": round(1000 * result.pdf_parse_seconds, 1),
+            }
+        report["errors"] = result.errors
         report["seconds"] = round(time.perf_counter() - started, 3)
         gated = sample.name in GATED_SETS
         ok &= report["pass"] or not gated
         reports[sample.name] = report
         print(render(sample.name, report, gated))
-        for error in errors:
+        for error in result.errors:
             print(f"  error: {error}")
         if verbose:
             print("\n".join(_mismatch_lines(report)))
@@ -364,7 +475,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         reports, ok = run(folders, predict_direct, args.verbose)
     if args.json:
-        targets = {"precision": TARGET_PRECISION, "recall": TARGET_RECALL}
+        targets = {name: {"precision": p, "recall": r} for name, (p, r) in TARGETS.items()}
         args.json.write_text(json.dumps({"targets": targets, "sets": reports}, indent=2) + "\n")
     return 0 if ok else 1
 

@@ -65,6 +65,12 @@ class FieldSpec(_Strict):
                       Field(max_length=500)] = None
     pattern: Annotated[str | None, Field(max_length=500)] = None
     required: bool = False
+    value_aliases: Annotated[
+        dict[Annotated[str, Field(min_length=1, max_length=256)],
+             Annotated[list[Annotated[str, Field(min_length=1, max_length=128)]],
+                       Field(max_length=MAX_ALIASES)]] | None,
+        Field(max_length=500)] = None
+    """Enum only: other wordings of each value (``{"card": ["Visa", "Amex"]}``)."""
 
     @field_validator("name")
     @classmethod
@@ -92,6 +98,13 @@ class FieldSpec(_Strict):
     def _enum_values(self) -> FieldSpec:
         if self.type is FieldType.ENUM and not self.values:
             raise ValueError(f"field '{self.name}' has type 'enum' and needs a non-empty 'values'")
+        if self.value_aliases is not None:
+            if self.type is not FieldType.ENUM:
+                raise ValueError(f"field '{self.name}': 'value_aliases' is for enum fields")
+            unknown = sorted(set(self.value_aliases) - set(self.values or []))
+            if unknown:
+                raise ValueError(f"field '{self.name}': 'value_aliases' names values not in "
+                                 f"'values': {', '.join(unknown[:5])}")
         return self
 
 
@@ -369,6 +382,11 @@ class CellDetail(BaseModel):
     line: int | None = None
     text: str | None = None
     raw: str | None = None
+    page: int | None = None  # PDF page (1-based)
+    start: int | None = None  # offsets of ``raw`` in the document's extracted text
+    end: int | None = None
+    method: str | None = None  # label | lexicon | fuzzy | rule
+    rule: str | None = None  # the unlabelled-value rule, when method is "rule"
 
 
 class RowDocument(BaseModel):

@@ -31,7 +31,8 @@ def completed_row(
         values[f.name] = cell.value
         confidence[f.name] = round(cell.confidence, 4)
         detail[f.name] = {"label": cell.label, "line": cell.line, "text": cell.text,
-                          "raw": cell.raw}
+                          "raw": cell.raw, "page": cell.page, "start": cell.start,
+                          "end": cell.end, "method": cell.method, "rule": cell.rule}
     row: dict[str, Any] = {
         "document": {"index": index, "filename": filename},
         "status": "completed",

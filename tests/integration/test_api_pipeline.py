@@ -80,6 +80,9 @@ def test_results_hold_the_extracted_values(live_stack: Any, finished: dict[str, 
     assert rows[1]["values"]["invoice_number"] == "INV-1002"
     cell = rows[0]["detail"]["invoice_number"]
     assert cell is not None and "INV-1001" in (cell.get("text") or cell.get("raw") or "")
+    # provenance: offsets of the raw value in the extracted text, and how it was found
+    assert cell["raw"] == "INV-1001" and cell["end"] - cell["start"] == len("INV-1001")
+    assert cell["method"] == "label" and cell["rule"] is None and cell["page"] is None
     assert all(0.0 <= c <= 1.0 for r in rows for c in r["confidence"].values())
 
     table = list(csv.reader(io.StringIO(

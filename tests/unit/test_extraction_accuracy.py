@@ -64,18 +64,65 @@ def test_samples_meet_the_targets_in_direct_mode(bench: ModuleType, tmp_path: Pa
     out = tmp_path / "report.json"
     code = bench.main(["--direct", "--json", str(out)])  # the default sets
     report = json.loads(out.read_text())
-    assert set(report["sets"]) == {"invoices", "holdout", "unseen", "claims", "forms"}
-    invoices = report["sets"]["invoices"]
+    sets = report["sets"]
+    assert list(sets)[0] == "generated-heldout"  # held-out first
+    assert set(sets) == {"generated-heldout", "claims", "forms", "unseen", "holdout",
+                         "invoices", "generated-tuning"}
+    invoices = sets["invoices"]
     assert invoices["documents"] >= 32 and invoices["errors"] == []
     assert invoices["overall"]["precision"] >= bench.TARGET_PRECISION
     assert invoices["overall"]["recall"] >= bench.TARGET_RECALL
     assert code == 0
-    # reported, not gated on recall; but a wrong fill there is a real bug
-    for name in ("holdout", "unseen", "claims", "forms"):
-        assert report["sets"][name]["errors"] == []
-        assert report["sets"][name]["overall"]["precision"] >= bench.TARGET_PRECISION
-    # a floor under the recall work on the other schema (baseline 41%), not a target
-    assert report["sets"]["unseen"]["overall"]["recall"] >= 0.6
+    for name, report_ in sets.items():  # a wrong fill anywhere is a real bug
+        assert report_["errors"] == [], name
+        assert report_["overall"]["precision"] >= bench.TARGET_PRECISION, name
+        assert report_["calibration"]["ece"] <= bench.ECE_TARGET, name
+        assert report_["speed"]["extract_ms_per_doc"] > 0, name
+    # the issue's targets on the held-out half and the hand-written sets that meet them
+    for name in ("generated-heldout", "holdout", "forms", "unseen"):
+        assert sets[name]["overall"]["recall"] >= 0.85, name
+    heldout = sets["generated-heldout"]
+    assert heldout["documents"] >= 150
+    assert heldout["by_type"]["integer"]["recall"] >= 0.80
+    assert heldout["by_type"]["boolean"]["recall"] >= 0.80
+    # a floor under what is measured, not the target (0.80, missed; docs/extraction.md)
+    assert sets["claims"]["overall"]["recall"] >= 0.65
+
+
+def test_generated_sets_are_split_and_complete() -> None:
+    """>= 300 documents: four kinds, four formats, two halves with disjoint wordings."""
+    base = ROOT / "samples" / "generated"
+    vocabulary = json.loads((base / "vocabulary.json").read_text())
+    total = 0
+    for half in ("tuning", "heldout"):
+        truth = json.loads((base / half / "ground_truth.json").read_text())
+        total += len(truth)
+        suffixes = {Path(name).suffix for name in truth}
+        assert suffixes == {".txt", ".md", ".html", ".pdf"}
+        kinds = {name.split("-")[2] for name in truth}
+        assert kinds == {"invoice", "receipt", "purchase", "statement"}
+        assert all((base / half / name).is_file() for name in truth)
+    assert total >= 300
+    for field, words in vocabulary["labels"].items():
+        assert not set(words["tuning"]) & set(words["heldout"]), field
+        if len(words["tuning"]) >= 10:
+            assert len(words["tuning"]) + len(words["heldout"]) >= 20, field
+
+
+def test_the_generator_is_deterministic(tmp_path: Path) -> None:
+    path = ROOT / "samples" / "generate.py"
+    spec = importlib.util.spec_from_file_location("samples_generate", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["samples_generate"] = module
+    spec.loader.exec_module(module)
+    module.OUT = tmp_path
+    (tmp_path / "vocabulary.json").write_text(
+        (ROOT / "samples" / "generated" / "vocabulary.json").read_text())
+    module.write_half("heldout", 12, module.SEED)
+    committed = ROOT / "samples" / "generated" / "heldout"
+    for path in sorted((tmp_path / "heldout").glob("h-*")):
+        assert path.read_bytes() == (committed / path.name).read_bytes(), path.name
 
 
 @pytest.mark.parametrize(
@@ -158,12 +205,12 @@ def test_pipeline_mode_against_a_fake_api(bench: ModuleType) -> None:
     thread.start()
     try:
         client = bench.ApiClient(f"http://127.0.0.1:{httpd.server_address[1]}", "key-1")
-        predictions, errors = bench.predict_pipeline(bench.load_set(folder), client, 30)
+        result = bench.predict_pipeline(bench.load_set(folder), client, 30)
     finally:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
-    assert errors == [] and seen["api_key"] == "key-1" and seen["polls"] == 3
+    assert result.errors == [] and seen["api_key"] == "key-1" and seen["polls"] == 3
     submitted = seen["job"]
     assert submitted["schema"]["name"] == "Invoice"
     documents = {d["filename"]: d for d in submitted["documents"]}
@@ -172,4 +219,4 @@ def test_pipeline_mode_against_a_fake_api(bench: ModuleType) -> None:
     assert pdf["mime_type"] == "application/pdf" and "content_base64" in pdf
     md = next(d for name, d in documents.items() if name.endswith(".md"))
     assert md["mime_type"] == "text/markdown" and "text" in md
-    assert bench.score(predictions, truth)["overall"]["recall"] == 1.0
+    assert bench.score(result.values, truth)["overall"]["recall"] == 1.0

@@ -220,3 +220,15 @@ def test_response_format_is_strict_json_schema() -> None:
     assert fmt["json_schema"]["strict"] is True
     assert all(p["type"] == ["string", "null"] for p in props.values())
     assert "Also labelled: Invoice No." in props["invoice_number"]["description"]
+
+
+def test_enum_answers_worded_as_people_write_them(server: FakeServer) -> None:
+    """``Visa`` is a card through the lexicon; a schema's value aliases are sent and read."""
+    method = FieldSpec(name="method", type=FieldType.ENUM, values=["card", "cash", "wire"],
+                       value_aliases={"wire": ["Überweisung"]})
+    server.reply = lambda: completion({"method": "Visa ending 4411"})
+    assert extractor(server).extract(DOC, [method])["method"].value == "card"
+    server.reply = lambda: completion({"method": "Überweisung"})
+    assert extractor(server).extract(DOC, [method])["method"].value == "wire"
+    described = response_format([method])["json_schema"]["schema"]["properties"]["method"]
+    assert "wire is also written: Überweisung." in described["description"]

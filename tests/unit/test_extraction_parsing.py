@@ -297,3 +297,56 @@ def test_damaged_pdfs_fail_cleanly_or_keep_readable_pages() -> None:
             assert doc.pages is not None and doc.text.strip()
     assert outcomes <= {"ok", "corrupt_document", "empty_document"}
     assert "ok" in outcomes
+
+
+def _pdf_with_page_resources(resources: bytes, content: bytes = b"") -> bytes:
+    """A one-page PDF whose page carries ``resources`` and ``content`` (xref exact)."""
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+               b"/Resources " + resources + b" >>",
+               b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream"]
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, xref)
+    return out
+
+
+def test_a_deeply_nested_pdf_logs_almost_nothing(
+    caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Hostile input: a 900 KB dictionary nested 100,000 deep made pypdf write 22,120
+    warning lines for one document. What one document can log is bounded (PDFium reads it
+    silently): a handful of records at most, nothing on stderr."""
+    depth = 100_000
+    data = _pdf_with_page_resources(b"<< /X " + b"<< /A " * depth + b">>" * depth + b" >>")
+    assert len(data) > 800_000
+    with caplog.at_level("DEBUG"):
+        code = error_code("deep.pdf", data)
+    assert code in {"empty_document", "corrupt_document"}
+    assert len(caplog.records) <= 5
+    assert len(capfd.readouterr().err.splitlines()) <= 5
+
+
+def test_a_long_run_of_text_operators_is_read() -> None:
+    """The other crafted PDF of the review: one content stream of 60,000 text operators
+    (pypdf took seconds per such page; PDFium's cost is in bench/pdf_engines.py)."""
+    ops = b"BT /F1 11 Tf 72 700 Td " + b"(a) Tj 0 0 Td " * 60_000 + b"ET"
+    font = b"<< /Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >>"
+    doc = parse_document("ops.pdf", None, _pdf_with_page_resources(font, ops))
+    assert doc.kind == "pdf" and doc.pages == 1 and doc.text.strip()
+
+
+def test_pdf_pages_are_recorded_for_provenance() -> None:
+    doc = parse("p.pdf", (SAMPLES / "invoices" / "inv-12-atlas-tools.pdf").read_bytes())
+    assert doc.page_lines is not None and doc.page_lines[0] == 1
+    assert len(doc.page_lines) == doc.pages
+    again = ParsedDocument.from_dict(json.loads(json.dumps(doc.to_dict())))
+    assert again == doc and again.page_of(len(doc.lines)) == doc.pages

@@ -12,6 +12,11 @@ class Cell:
 
     ``label`` is the document label that matched, ``line`` the 1-based line number in the
     parsed text, ``text`` that line, and ``raw`` the value string before type parsing.
+    ``start``/``end`` are character offsets of ``raw`` in the document's parsed text
+    (``doc.text[start:end] == raw``), ``page`` the 1-based PDF page, ``method`` how the value
+    was found (``label``: a schema name or alias; ``lexicon``: a synonym of the field's role;
+    ``fuzzy``: a misspelt label; ``rule``: no label, see ``rule``) and ``rule`` the name of the
+    unlabelled-value rule or judgment (``letterhead``, ``paid_stamp``, ``item_rows``...).
     Provenance lets a person check a value without re-reading the document.
     """
 
@@ -21,6 +26,11 @@ class Cell:
     line: int | None = None
     text: str | None = None
     raw: str | None = None
+    page: int | None = None
+    start: int | None = None
+    end: int | None = None
+    method: str | None = None
+    rule: str | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.confidence <= 1.0:
@@ -44,4 +54,9 @@ class Cell:
             "line": self.line,
             "text": self.text,
             "raw": self.raw,
+            "page": self.page,
+            "start": self.start,
+            "end": self.end,
+            "method": self.method,
+            "rule": self.rule,
         }

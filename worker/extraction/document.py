@@ -6,6 +6,7 @@ The pipeline stores it in Redis between phases, so it must survive a JSON round 
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,8 @@ class ParsedDocument:
     text: str
     kind: str
     pages: int | None = None
+    page_lines: tuple[int, ...] | None = None
+    """PDF only: the 1-based line where each page starts (for a cell's page)."""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -30,8 +33,29 @@ class ParsedDocument:
         """The text split into lines; index ``i`` is line number ``i + 1``."""
         return self.text.split("\n")
 
+    def line_offset(self, line: int) -> int:
+        """Character offset in :attr:`text` where 1-based ``line`` starts."""
+        starts = self._line_starts()
+        return starts[min(max(line, 1), len(starts)) - 1]
+
+    def _line_starts(self) -> list[int]:
+        starts = [0]
+        for i, ch in enumerate(self.text):
+            if ch == "\n":
+                starts.append(i + 1)
+        return starts
+
+    def page_of(self, line: int) -> int | None:
+        """The 1-based page of a 1-based line (PDF only)."""
+        if not self.page_lines:
+            return None
+        return bisect.bisect_right(self.page_lines, line) or 1
+
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "kind": self.kind, "pages": self.pages}
+        out: dict[str, Any] = {"text": self.text, "kind": self.kind, "pages": self.pages}
+        if self.page_lines is not None:
+            out["page_lines"] = list(self.page_lines)
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ParsedDocument:
@@ -41,4 +65,11 @@ class ParsedDocument:
             raise ValueError("ParsedDocument needs string 'text' and 'kind'")
         if pages is not None and (not isinstance(pages, int) or isinstance(pages, bool)):
             raise ValueError("ParsedDocument 'pages' must be an integer or null")
-        return cls(text=text, kind=kind, pages=pages)
+        page_lines = data.get("page_lines")
+        if page_lines is not None and (
+            not isinstance(page_lines, list)
+            or not all(isinstance(n, int) and not isinstance(n, bool) for n in page_lines)
+        ):
+            raise ValueError("ParsedDocument 'page_lines' must be a list of integers or null")
+        return cls(text=text, kind=kind, pages=pages,
+                   page_lines=tuple(page_lines) if page_lines is not None else None)

@@ -41,9 +41,12 @@ for the LLM extractor) and would cause false matches.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
 
 from shared.models import FieldSpec
 from shared.status import FieldType
@@ -64,6 +67,12 @@ BILINGUAL = 0.97
 """Factor for a match of one half of ``A / B``."""
 WEAK = 0.85
 QUALIFIED = 0.9
+LEXICON_QUALITY = 0.93
+"""Factor for a lexicon synonym of the field's semantic role (see :mod:`.lexicon`)."""
+FUZZY = 0.9
+FUZZY_CUTOFF = 92.0
+"""rapidfuzz ratio a misspelt label needs (out of 100): one edit in a 13-letter label."""
+FUZZY_MIN_CHARS = 9
 """Factor for a label followed by a short qualifier (``Email for statements``)."""
 QUALIFIER_WORDS = frozenset({"for", "to", "used", "on"})
 """Words that start a qualifier after a field's label."""
@@ -75,6 +84,9 @@ _SINGLE_WORD_QUALIFIED = frozenset({FieldType.EMAIL})
 
 ID_WORDS = frozenset({"number", "no", "nr", "num", "id", "#"})
 """Words that say "identifier"; interchangeable as a label's last word."""
+REF_WORDS = frozenset({"ref", "reference"})
+"""Also identifier words as a label's last word after another word (``PO Ref``), but not
+words a name may drop (``payment_reference`` never becomes ``Payment``)."""
 GENERIC_WORDS = ID_WORDS | {"name"}
 """A string field's last name word that may be dropped (weakly)."""
 UNIT_WORDS = frozenset({"minutes", "hours", "days", "weeks", "months", "years"})
@@ -104,6 +116,7 @@ def token_spans(text: str) -> list[tuple[str, int]]:
     return out
 
 
+@functools.lru_cache(maxsize=65536)
 def tokens(text: str) -> tuple[str, ...]:
     """Lower-case word tokens of ``text`` with camelCase split."""
     return tuple(t for t, _ in token_spans(text))
@@ -128,6 +141,8 @@ def _reorder(toks: tuple[str, ...]) -> tuple[str, ...]:
 def canonical(toks: tuple[str, ...]) -> tuple[str, ...]:
     """The word-order and synonym-free form of a label (see the module docstring)."""
     toks = _reorder(tuple("%" if t in _PERCENT else t for t in toks))
+    if len(toks) > 1 and toks[-1] in REF_WORDS:
+        toks = (*toks[:-1], "#")
     if toks and toks[-1] in ID_WORDS:
         toks = (*toks[:-1], "#")
     return toks
@@ -140,6 +155,7 @@ class LabelMatch:
     weak: bool = False  # a generic word was dropped from the field name
     dropped: str | None = None  # that word (``name``, ``number``...), for value checks
     qualified: bool = False  # the label went on with a qualifier (``Email for statements``)
+    source: str = "schema"  # ``schema`` (name/alias), ``lexicon`` or ``fuzzy``
 
 
 class _Table:
@@ -165,7 +181,10 @@ class _Table:
 class LabelIndex:
     """Every label of a schema, looked up in O(1) by token tuple or compact form."""
 
-    def __init__(self, fields: Sequence[FieldSpec]) -> None:
+    def __init__(
+        self, fields: Sequence[FieldSpec],
+        extra: Sequence[tuple[FieldSpec, tuple[str, ...]]] = (),
+    ) -> None:
         self.exact: dict[tuple[str, ...], LabelMatch] = {}
         self.compact: dict[str, LabelMatch] = {}
         self.variants = _Table()
@@ -173,6 +192,7 @@ class LabelIndex:
         self.dropped = _Table()
         self.qualifiable = _Table()
         self.longest = 1
+        self.prefix_extra: dict[tuple[str, ...], LabelMatch] = {}
         self._memo: dict[str, LabelMatch | None] = {}
         for spec in fields:
             self._add(spec, spec.name, NAME, NAME_COMPACT)
@@ -181,6 +201,30 @@ class LabelIndex:
                 self._add(spec, strip_paren(alias) or alias, ALIAS, ALIAS_COMPACT)
         for spec in fields:
             self._add_dropped(spec)
+        self.lexicon = _Table()
+        self.lexicon_compact: dict[str, LabelMatch | None] = {}
+        for spec, toks in extra:
+            self._add_lexicon(spec, toks)
+        self._fuzzy_keys = [k for k, m in self.compact.items() if len(k) >= FUZZY_MIN_CHARS]
+        self._fuzzy_keys += [k for k, m in self.lexicon_compact.items()
+                             if m is not None and len(k) >= FUZZY_MIN_CHARS]
+
+    def _add_lexicon(self, spec: FieldSpec, toks: tuple[str, ...]) -> None:
+        """A lexicon synonym: never overrides a schema label, and two fields that share one
+        make it ambiguous (neither is filled through it)."""
+        if toks in self.exact or "".join(toks) in self.compact:
+            return
+        if canonical(toks) in self.dropped.entries:
+            return  # ``Customer`` is also ``customer_number`` without ``number``: ambiguous
+        match = LabelMatch(spec.name, ALIAS * LEXICON_QUALITY, source="lexicon")
+        self.lexicon.add(canonical(toks), match)
+        if spec.type is FieldType.STRING and canonical(toks)[-1] != "#" and len(toks) > 1:
+            self.lexicon.add((*canonical(toks), "#"), match)  # ``Our invoice`` + ``No.``
+        compact = "".join(toks)
+        known = self.lexicon_compact.get(compact, match)
+        self.lexicon_compact[compact] = match if known == match else None
+        self.prefix_extra.setdefault(toks, match)
+        self.longest = max(self.longest, len(toks))
 
     def _add(self, spec: FieldSpec, label: str, exact_q: float, compact_q: float) -> None:
         toks = tokens(label)
@@ -232,8 +276,25 @@ class LabelIndex:
         found = self.exact.get(toks) or self.compact.get("".join(toks))
         if found is None:
             key = canonical(toks)
-            found = self.variants.get(key) or self._filler(toks) or self.dropped.get(key)
-        return found or self._qualified(toks)
+            found = (self.variants.get(key) or self.lexicon.get(key)
+                     or self.lexicon_compact.get("".join(toks))
+                     or self._filler(toks) or self.dropped.get(key))
+        return found or self._qualified(toks) or self._fuzzy(toks)
+
+    def _fuzzy(self, toks: tuple[str, ...]) -> LabelMatch | None:
+        """A misspelt or squeezed label (``Invoce Number``, ``Subtotl``): the one known label
+        within a small edit distance (rapidfuzz ratio), long labels only."""
+        compact = "".join(toks)
+        if len(compact) < FUZZY_MIN_CHARS or not self._fuzzy_keys:
+            return None
+        hits = process.extract(compact, self._fuzzy_keys, scorer=fuzz.ratio,
+                               score_cutoff=FUZZY_CUTOFF, limit=2)
+        if not hits or (len(hits) > 1 and hits[1][1] == hits[0][1]):
+            return None
+        best = self.compact.get(hits[0][0]) or self.lexicon_compact.get(hits[0][0])
+        if best is None:
+            return None
+        return LabelMatch(best.field, best.quality * FUZZY, source="fuzzy")
 
     def _qualified(self, toks: tuple[str, ...]) -> LabelMatch | None:
         """``Email for statements``: a label of an e-mail, date or currency field, then a
@@ -273,7 +334,8 @@ class LabelIndex:
         spans = token_spans(text[:_PREFIX_CHARS])
         best: tuple[LabelMatch, int] | None = None
         for k in range(1, min(self.longest, len(spans) - 1) + 1):
-            hit = self.exact.get(tuple(t for t, _ in spans[:k]))
+            toks = tuple(t for t, _ in spans[:k])
+            hit = self.exact.get(toks) or self.prefix_extra.get(toks)
             if hit is not None:
                 best = (hit, spans[k - 1][1])
         return best

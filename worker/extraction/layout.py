@@ -47,6 +47,12 @@ _COLON = re.compile(r"\s*[:\uff1a]")
 CHECK_MARK = re.compile(r"\[[ xX\u2713\u2714]?\]|[\u2610\u2611\u2612]")
 """``[x]``, ``[ ]``, ``[✓]``, ``☐``, ``☑``, ``☒``: a form's check box."""
 _CHECKBOX_ITEM = re.compile(rf"(?P<mark>{CHECK_MARK.pattern})\s*(?P<label>[^\W\d_].*?)\s*:?")
+_RATE = re.compile(r"\d{1,3}(?:[.,]\d{1,3})?\s*%")
+"""A rate inside a label (``Sales Tax 7%``): the only digits a label cell may hold."""
+_LABEL_TAIL = re.compile(r"(?:^|\s)(?:excl|incl|ex|inc|excluding|including|w/o|w/|before|"
+                         r"after|plus|less|net\s+of|per)\.?$", re.IGNORECASE)
+"""A word that joins two parts of one label (``Amount excl. VAT``): the Title-Case run after it
+is not a label of its own."""
 _LABEL_MAX_CHARS = 80
 _LABEL_MAX_WORDS = 8
 
@@ -161,8 +167,9 @@ class _Analyzer:
         colon = next(separator_colons(cell), None)
         if colon is None:
             return
-        label = title_run(cell[: colon.start()])
-        if label:
+        head = cell[: colon.start()]
+        label = title_run(head)
+        if label and not _LABEL_TAIL.search(head[: len(head) - len(label)].rstrip()):
             self.add(label, cell[colon.end() :].strip(), i, "inline")
 
     def _defined(self, i: int, cell: str) -> None:
@@ -253,7 +260,7 @@ class _Analyzer:
                 self.add(head, value, j, "column")
         elif len(row) % 2 == 0:
             for k in range(0, len(row), 2):
-                if not any(ch.isdigit() for ch in row[k]):
+                if not any(ch.isdigit() for ch in _RATE.sub("", row[k])):
                     self.add(row[k], row[k + 1], i, "table")
         self.out.openings.append(Opening(row[0], i + 1, self.raw[i]))
 

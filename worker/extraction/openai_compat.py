@@ -27,7 +27,8 @@ from shared.status import FieldType
 from worker.extraction.cell import Cell
 from worker.extraction.document import ParsedDocument
 from worker.extraction.errors import PermanentExtractorError, TransientExtractorError
-from worker.extraction.types import parse_scored, typed_text
+from worker.extraction.lexicon import enum_from_phrase
+from worker.extraction.types import LENIENT, parse_scored, typed_text
 
 MAX_DOCUMENT_CHARS = 120_000
 """Text sent to the model is cut here (about 30k tokens); labels are usually near the top."""
@@ -60,6 +61,8 @@ def _describe(field: FieldSpec) -> str:
         parts.append("Also labelled: " + ", ".join(field.aliases) + ".")
     if field.values:
         parts.append("Allowed values: " + ", ".join(field.values) + ".")
+    for value, words in (field.value_aliases or {}).items():
+        parts.append(f"{value} is also written: " + ", ".join(words) + ".")
     return " ".join(parts)
 
 
@@ -145,6 +148,10 @@ def _locate(doc: ParsedDocument, raw: str) -> tuple[int, str] | None:
 def to_cell(field: FieldSpec, value: Any, doc: ParsedDocument) -> Cell:
     raw = _raw(value)
     scored = parse_scored(field, raw) if raw is not None else None
+    if raw is not None and scored is None and field.type is FieldType.ENUM and len(raw) <= 80:
+        # ``Visa`` for ``card``: the lexicon's phrasings and the schema's value aliases
+        named = enum_from_phrase(raw, field.values or [], field.value_aliases or {})
+        scored = None if named is None else (named, LENIENT)
     if raw is None or scored is None:
         return Cell.empty()
     where = _locate(doc, raw)

@@ -21,10 +21,19 @@ from worker.extraction.errors import ParseError
 from worker.extraction.html_text import html_to_lines
 from worker.extraction.limits import MAX_INPUT_BYTES
 from worker.extraction.markdown_text import markdown_to_lines
-from worker.extraction.pdf_text import pdf_to_text
-from worker.extraction.textnorm import decode_text, finish, looks_binary, split_lines
+from worker.extraction.pdfium_text import pdf_pages
+from worker.extraction.textnorm import (
+    decode_text,
+    finish,
+    looks_binary,
+    normalize_line,
+    split_lines,
+)
 
 __all__ = ["ParseError", "ParsedDocument", "detect_kind", "parse_document"]
+
+PAGE_MARK = "\x00page\x00"
+"""A line ``_pdf`` puts between pages; it never survives into the text."""
 
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 MIME_KINDS: dict[str, str] = {
@@ -111,8 +120,11 @@ def _html(data: bytes) -> tuple[list[str], int | None]:
 
 
 def _pdf(data: bytes) -> tuple[list[str], int | None]:
-    text, pages = pdf_to_text(data)
-    return split_lines(text), pages
+    texts, pages = pdf_pages(data)
+    # A form feed marks each page start; finish() keeps it as a line of its own only long
+    # enough for parse_document to record where pages start (then it is removed).
+    return [line for i, text in enumerate(texts)
+            for line in ([PAGE_MARK] if i else []) + split_lines(text)], pages
 
 
 def _docx(data: bytes) -> tuple[list[str], int | None]:
@@ -151,7 +163,46 @@ def parse_document(filename: str, mime_type: str | None, data: bytes) -> ParsedD
             raise
         detail = str(e)[:200] or type(e).__name__
         raise ParseError("corrupt_document", f"cannot read the {kind}: {detail}") from e
+    page_lines: tuple[int, ...] | None = None
+    if kind == "pdf":
+        lines, page_lines = _page_starts(lines)
     text = finish(lines)
     if not text:
         raise ParseError("empty_document", f"the {kind} document has no extractable text")
-    return ParsedDocument(text=text, kind=kind, pages=pages)
+    if page_lines is not None:
+        page_lines = _finished_page_lines(text, page_lines)
+    return ParsedDocument(text=text, kind=kind, pages=pages, page_lines=page_lines)
+
+
+def _page_starts(lines: list[str]) -> tuple[list[str], tuple[int, ...]]:
+    """The lines without page marks, and per page the number of non-blank lines before it
+    (``finish`` drops and squeezes blank lines only, so that count locates the page later)."""
+    out: list[str] = []
+    before = [0]
+    nonblank = 0
+    for line in lines:
+        if line == PAGE_MARK:
+            before.append(nonblank)
+            out.append("")  # pages stay apart by a blank line
+            continue
+        out.append(line)
+        nonblank += bool(normalize_line(line).strip())
+    return out, tuple(before)
+
+
+def _finished_page_lines(text: str, before: tuple[int, ...]) -> tuple[int, ...]:
+    """1-based line numbers in the finished text where each page starts (pages past the
+    size cut, or without text, start where the next text does)."""
+    starts: list[int] = []
+    nonblank = 0
+    lines = text.split("\n")
+    k = 0
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        while k < len(before) and before[k] <= nonblank:
+            starts.append(number)
+            k += 1
+        nonblank += 1
+    starts += [len(lines)] * (len(before) - len(starts))
+    return tuple(starts)

@@ -1,0 +1,534 @@
+"""Values printed without a label, each read by one rule with a precision guard.
+
+A document states some values without any label a schema could name: the seller only in the
+letterhead, a ``PAID`` stamp, a line-item count that has to be counted, a receipt's bare
+date-and-time line, the customer's e-mail inside the bill-to block, a due date or a payment
+method inside a sentence. The extractor asks these rules only for a field its labels left
+empty, and only for a field bound to the rule's semantic role (:mod:`.lexicon`).
+
+Every rule refuses when it is unsure, because a wrong cell costs more than an empty one: two
+candidates that disagree (two bare dates, two item tables, a ``PAID`` stamp and an
+``Unpaid`` line) leave the cell empty. Each answer names its rule, so a person can see why a
+value is there, and carries a confidence below a labelled reading's.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from shared.models import FieldSpec
+from shared.status import FieldType
+from worker.extraction.labels import tokens
+from worker.extraction.layout import cells, clean_line, split_pair
+from worker.extraction.lexicon import detect_kind, enum_from_phrase, load, paid_phrase
+from worker.extraction.prose import LEGAL_FORM
+from worker.extraction.types import Hints, parse_scored
+from worker.extraction.values import leading_values
+
+_LEGAL = re.compile(rf"\b(?:{LEGAL_FORM})\.?(?:\s|$)", re.IGNORECASE)
+_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,24}")
+_TIME = re.compile(
+    r"\s*(?:,\s*|\s+)?(?:at\s+)?\d{1,2}:\d{2}(?::\d{2})?\s*(?:[AaPp]\.?[Mm]\.?)?\s*$")
+_DUE_SENTENCE = re.compile(
+    r"\b(?:pay(?:ment)?(?:\s+is)?(?:\s+due)?|due|payable|remit|settle)\s+"
+    r"(?:by|on|before|no\s+later\s+than)\s+(?P<rest>.+)", re.IGNORECASE)
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+_HEADER_ITEM = frozenset({"description", "item", "items", "product", "article", "service",
+                          "sku", "goods", "details", "particulars"})
+_HEADER_QTY = frozenset({"qty", "quantity", "price", "amount", "unit", "rate", "hours", "units",
+                         "total", "cost", "pcs", "each"})
+_TOTAL_WORDS = frozenset({"subtotal", "total", "tax", "vat", "gst", "net", "discount",
+                          "shipping", "balance"})
+_CUSTOMER_CUES = frozenset({"bill", "billed", "customer", "client", "sold", "ship", "invoice",
+                            "attention", "attn", "buyer", "claimant", "insured", "policyholder",
+                            "recipient", "purchaser"})
+_VENDOR_CUES = frozenset({"questions", "contact", "support", "remit", "remittance", "our",
+                          "vendor", "supplier", "seller", "from", "merchant", "help"})
+_SENT_TO = re.compile(r"\b(?:e-?mailed|sent|emailed)\s+to\s+(?P<email>\S+@\S+)", re.IGNORECASE)
+_PAY_CUES = frozenset({"paid", "pay", "payment", "collected", "charged", "debited", "tender",
+                       "tendered", "ending", "method", "via", "using"})
+_MASKED = re.compile(r"[*xX\u2022]{4}")
+_LETTERHEAD_LINES = 5
+_TITLE_SKIP = 3
+
+RULE_CONFIDENCE: dict[str, float] = {
+    "letterhead": 0.78,
+    "letterhead_legal_form": 0.86,
+    "paid_stamp": 0.9,
+    "paid_sentence": 0.82,
+    "receipt_is_paid": 0.86,
+    "item_rows": 0.84,
+    "bare_date": 0.8,
+    "address_block_email": 0.84,
+    "sent_to_email": 0.86,
+    "due_sentence": 0.86,
+    "payment_sentence": 0.8,
+    "law_sentence": 0.82,
+    "notice_sentence": 0.82,
+    "term_sentence": 0.82,
+    "renewal_sentence": 0.8,
+}
+"""Confidence per rule, below a labelled reading's (see docs/extraction.md, calibration)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A value a rule read: ``raw`` sits at ``col`` in 1-based ``line``; ``value`` is set
+    when the rule already knows the typed value (a stamp's ``True``)."""
+
+    raw: str
+    line: int
+    col: int
+    rule: str
+    value: Any = None
+
+    @property
+    def confidence(self) -> float:
+        return RULE_CONFIDENCE[self.rule]
+
+
+class Context:
+    """What every rule needs from one document, computed once."""
+
+    def __init__(self, lines: Sequence[str], kind: str | None) -> None:
+        self.lines = list(lines)
+        self.kind = kind
+        self.clean = [clean_line(line) for line in self.lines]
+        self.letterhead = _letterhead(self.clean)
+        self.head_domains = {m.group().rsplit("@", 1)[1].lower()
+                             for i in self.letterhead for m in _EMAIL.finditer(self.lines[i])}
+
+    @classmethod
+    def of(cls, lines: Sequence[str]) -> Context:
+        return cls(lines, detect_kind(lines))
+
+
+def _letterhead(clean: list[str]) -> range:
+    """The top block: consecutive lines from the first non-empty one up to a blank line, a
+    document title or a ``label: value`` line (where the document's body starts)."""
+    first = next((i for i, text in enumerate(clean) if text), len(clean))
+    if first < len(clean) and split_pair(clean[first]) is not None:
+        return range(first, first)  # the document opens with a label: no letterhead
+    end = first
+    while end < min(len(clean), first + _LETTERHEAD_LINES):
+        text = clean[end]
+        pair = split_pair(text) if text else None
+        contact = pair is not None and tokens(pair[0])[:1] and tokens(pair[0])[0] in _CONTACT_WORDS
+        if not text or (pair is not None and not contact) or (end > first and (
+                (len(text.split()) <= 3 and detect_kind([text]) is not None)
+                or _starts_with_label(text))):
+            break
+        end += 1
+    return range(first, end)
+
+
+_NAME_CONNECTORS = frozenset({"of", "and", "&", "de", "von", "van", "der", "la", "le", "du",
+                              "di", "da", "y", "the", "for"})
+_CONTACT_WORDS = frozenset({"email", "e", "mail", "tel", "phone", "fax", "web", "www",
+                            "contact", "telephone", "mobile"})
+
+
+def _starts_with_label(text: str) -> bool:
+    """Whether a line opens with a lexicon label other than a contact one (``Invoice number
+    SD-1``): the document's body has begun, the letterhead is over."""
+    toks = tokens(text)
+    if not toks or toks[0] in _CONTACT_WORDS:
+        return False
+    labels = _all_labels()
+    return any(toks[:k] in labels for k in range(1, min(4, len(toks))))
+
+
+@functools.cache
+def _all_labels() -> frozenset[tuple[str, ...]]:
+    lex = load()
+    return frozenset().union(*(r.labels.union(*r.kind_labels.values())
+                               for r in lex.roles.values()))
+
+
+def _at(ctx: Context, i: int, raw: str, rule: str, value: Any = None) -> Found | None:
+    col = ctx.lines[i].find(raw)
+    return None if col < 0 else Found(raw, i + 1, col, rule, value)
+
+
+def _unique(found: list[Found], key: Callable[[Found], Any]) -> Found | None:
+    """The first candidate when every candidate agrees; ``None`` on a tie of differing ones."""
+    return found[0] if found and len({key(f) for f in found}) == 1 else None
+
+
+Rule = Callable[[Context, FieldSpec], "Found | None"]
+
+
+# ---------------------------------------------------------------------------- the seller
+def letterhead(ctx: Context, field: FieldSpec) -> Found | None:
+    """The first name-like line at the top (a title like ``INVOICE`` skipped), on a document
+    whose letterhead is the seller's (:data:`_SELLER_LETTERHEAD`)."""
+    if ctx.kind not in _SELLER_LETTERHEAD:
+        return None
+    seen = 0
+    for i, text in enumerate(ctx.clean):
+        if not text:
+            continue
+        seen += 1
+        if seen > _TITLE_SKIP:
+            return None
+        if detect_kind([text]) is not None and len(text.split()) <= 3:
+            continue
+        text = _TITLE_DASH.split(text, maxsplit=1)[0]  # ``Acme Security — Service Agreement``
+        if set(tokens(text)) & load().title_words and not _LEGAL.search(text + " "):
+            continue
+        if not _name_like(text) or _starts_with_label(text) or _body_lines(ctx) < 3:
+            return None
+        full = _full_name(ctx, text) if not _LEGAL.search(text + " ") else None
+        if full is not None:
+            return full
+        rule = "letterhead_legal_form" if _LEGAL.search(text + " ") else "letterhead"
+        return _at(ctx, i, text, rule)
+    return None
+
+
+def _body_lines(ctx: Context) -> int:
+    return sum(1 for text in ctx.clean if text)
+
+
+_TITLE_DASH = re.compile(r"\s+[\u2014\u2013|-]\s+")
+
+
+_SELLER_LETTERHEAD = frozenset({"invoice", "receipt", "statement", "credit_note", "agreement"})
+"""Kinds of document whose letterhead is the seller's or provider's: a purchase order's is
+the buyer's, and a form's (onboarding, delivery note) need not be either."""
+
+
+def _full_name(ctx: Context, head: str) -> Found | None:
+    """``TIDAL WAVE MARINE SUPPLY`` at the top and ``Tidal Wave Marine Supply GmbH`` in the
+    footer: the name with its legal form, as the document writes it elsewhere."""
+    pattern = re.compile(rf"{re.escape(head)}\s*,?\s+(?:{LEGAL_FORM})\.?(?=\s|$|[,;)])",
+                         re.IGNORECASE)
+    found: list[Found] = []
+    for i, line in enumerate(ctx.lines):
+        for m in pattern.finditer(line):
+            raw = m.group()
+            if raw.endswith(".") and not _DOTTED_FORM.search(raw):
+                raw = raw[:-1]  # ``... Supply GmbH.`` ends a sentence, not the name
+            found.append(Found(raw, i + 1, m.start(), "letterhead_legal_form"))
+    return _unique(found, lambda f: f.raw)
+
+
+_DOTTED_FORM = re.compile(r"\b(?:Inc|Ltd|Co|Corp|Pty|S\.A|B\.V|N\.V|L\.L\.C|S\.p\.A|K\.K|S\.L)\.$",
+                          re.IGNORECASE)
+
+
+def _name_like(text: str) -> bool:
+    words = text.split()
+    letters = sum(ch.isalpha() for ch in text)
+    digits = sum(ch.isdigit() for ch in text)
+    capitalised = all(w[:1].isupper() or w[:1].isdigit() or not w[:1].isalpha()
+                      or w in _NAME_CONNECTORS for w in words)
+    return (0 < len(words) <= 7 and letters >= 3 and digits * 4 <= letters and capitalised
+            and not any(ch in text for ch in ":@|/\\") and split_pair(text) is None
+            and tokens(text)[:1] not in (("tel",), ("phone",), ("page",), ("www",)))
+
+
+# ---------------------------------------------------------------------------- paid
+def paid(ctx: Context, field: FieldSpec) -> Found | None:
+    """A stamp line (``PAID``, ``*** PAID IN FULL ***``), else a sentence (``settled in
+    full``), else a receipt (a receipt records a payment). Contradicting lines give nothing."""
+    stamps: list[Found] = []
+    sentences: list[Found] = []
+    for i, text in enumerate(ctx.clean):
+        core = text.strip(" *!.-=#[]()")
+        if not core or ":" in core or len(core.split()) > 6:
+            if core and ":" not in core:
+                sentences += _paid_sentences(ctx, i)
+            continue
+        verdict = paid_phrase(core)
+        if verdict is not None:
+            found = _at(ctx, i, core, "paid_stamp", verdict)
+            if found is not None:
+                stamps.append(found)
+        else:
+            sentences += _paid_sentences(ctx, i)
+    for group in (stamps, sentences):
+        if group:
+            return _unique(group, lambda f: f.value)
+    if ctx.kind == "receipt":
+        i = next((k for k, t in enumerate(ctx.clean) if t), 0)
+        return Found(ctx.lines[i].strip(), i + 1, ctx.lines[i].find(ctx.lines[i].strip()),
+                     "receipt_is_paid", True) if ctx.lines[i].strip() else None
+    return None
+
+
+_PAID_SENTENCE = re.compile(r"\b(?:paid|settled)\s+in\s+full\b|\bthank\s+you\s+for\s+your\s+"
+                            r"payment\b|\bpayment\s+received\b|\bhas\s+been\s+paid\b",
+                            re.IGNORECASE)
+
+
+def _paid_sentences(ctx: Context, i: int) -> list[Found]:
+    m = _PAID_SENTENCE.search(ctx.lines[i])
+    if m is None or re.search(r"\b(?:not|no|un|if|once|when|until|before)\b",
+                              ctx.lines[i][: m.start()], re.IGNORECASE):
+        return []
+    return [Found(m.group(), i + 1, m.start(), "paid_sentence", True)]
+
+
+# ---------------------------------------------------------------------------- item rows
+def item_rows(ctx: Context, field: FieldSpec) -> Found | None:
+    """The number of rows of the one line-item table (a header naming an item and a
+    quantity or price, then rows of as many cells). Two item tables give nothing."""
+    if ctx.kind == "statement":
+        return None
+    tables: list[tuple[int, int]] = []
+    i = 0
+    while i < len(ctx.clean):
+        row = cells(ctx.clean[i])
+        words = {t for cell in row for t in tokens(cell)}
+        if len(row) >= 3 and words & _HEADER_ITEM and words & _HEADER_QTY:
+            count, end = _count_rows(ctx, i, len(row))
+            if count:
+                tables.append((i, count))
+            i = max(end, i + 1)
+            continue
+        i += 1
+    if not tables:
+        return _single_item(ctx)
+    if len(tables) != 1:
+        return None
+    header, count = tables[0]
+    text = ctx.lines[header].strip()
+    return Found(text, header + 1, ctx.lines[header].find(text), "item_rows", count)
+
+
+def _single_item(ctx: Context) -> Found | None:
+    """A one-row item table that the parser read across (``Description: Latte``, ``Qty: 2``,
+    ``Amount: 3.50`` on consecutive lines): one item. Two such groups give nothing."""
+    groups: list[Found] = []
+    for i, text in enumerate(ctx.clean):
+        pair = split_pair(text) if text else None
+        if pair is None or not set(tokens(pair[0])) & _HEADER_ITEM or len(tokens(pair[0])) > 2:
+            continue
+        below = [split_pair(t) for t in ctx.clean[i + 1 : i + 4] if t]
+        if any(p is not None and set(tokens(p[0])) & _HEADER_QTY and len(tokens(p[0])) <= 2
+               for p in below):
+            groups.append(Found(text, i + 1, ctx.lines[i].find(text), "item_rows", 1))
+    return groups[0] if len(groups) == 1 else None
+
+
+def _count_rows(ctx: Context, header: int, width: int) -> tuple[int, int]:
+    count, j, blank = 0, header + 1, 0
+    while j < len(ctx.clean):
+        text = ctx.clean[j]
+        if not text or set(text) <= set("|-:+= "):
+            blank += 1
+            if blank > 1:
+                break
+            j += 1
+            continue
+        row = cells(text)
+        first = tokens(row[0])[:1]
+        if (len(row) != width or not any(ch.isdigit() for ch in text)
+                or (first and first[0] in _TOTAL_WORDS) or split_pair(text) is not None):
+            break
+        blank = 0
+        count += 1
+        j += 1
+    return count, j
+
+
+# ---------------------------------------------------------------------------- dates
+def bare_date(ctx: Context, field: FieldSpec) -> Found | None:
+    """A line that is only a date (and a time): a receipt's or a letter's date. A purchase
+    order's or a statement's bare date is not an invoice date; two different dates tie."""
+    if ctx.kind in ("purchase_order", "statement"):
+        return None
+    found: list[Found] = []
+    for i, text in enumerate(ctx.clean):
+        if not text or len(text) > 40 or not any(ch.isdigit() for ch in text):
+            continue
+        core = _TIME.sub("", text).strip(" ,")
+        if not core or ":" in core:
+            continue
+        parsed = parse_scored(field, core, Hints())
+        if parsed is not None:
+            hit = _at(ctx, i, core, "bare_date", parsed[0])
+            if hit is not None:
+                found.append(hit)
+    return _unique(found, lambda f: f.value)
+
+
+def due_sentence(ctx: Context, field: FieldSpec) -> Found | None:
+    """``Please pay by 14 March 2025.``, ``Payment is due on 2025-03-14``."""
+    found: list[Found] = []
+    for i, line in enumerate(ctx.lines):
+        for m in _DUE_SENTENCE.finditer(line):
+            rest = m.group("rest").rstrip(" .")
+            for raw in (rest, *leading_values(rest, False)):
+                raw = raw.rstrip(" .,;")
+                parsed = parse_scored(field, raw, Hints())
+                if parsed is not None:
+                    found.append(Found(raw, i + 1, m.start("rest"), "due_sentence", parsed[0]))
+                    break
+    return _unique(found, lambda f: f.value)
+
+
+# ---------------------------------------------------------------------------- e-mail
+def customer_email(ctx: Context, field: FieldSpec) -> Found | None:
+    """The e-mail inside the block under ``Bill To``/``Customer``/``Claimant``, or the one a
+    receipt was ``e-mailed to``; never the letterhead's or a ``Questions? Contact`` line's,
+    never one of the issuer's domain. Two different addresses give nothing."""
+    if ctx.kind == "purchase_order":
+        return None
+    found: list[Found] = []
+    for i, line in enumerate(ctx.lines):
+        m = _SENT_TO.search(line)
+        if m:
+            raw = m.group("email").rstrip(".,;")
+            found.append(Found(raw, i + 1, line.find(raw), "sent_to_email"))
+    if not found:
+        for i in _customer_block_lines(ctx):
+            for m in _EMAIL.finditer(ctx.lines[i]):
+                if m.group().rsplit("@", 1)[1].lower() not in ctx.head_domains:
+                    found.append(Found(m.group(), i + 1, m.start(), "address_block_email"))
+    return _unique(found, lambda f: f.raw.lower())
+
+
+def _customer_block_lines(ctx: Context) -> list[int]:
+    """Lines of blocks opened by a customer label (``Bill To:``), up to a blank line."""
+    out: list[int] = []
+    for i, text in enumerate(ctx.clean):
+        if i in ctx.letterhead:
+            continue
+        head = tokens(text.split(":", 1)[0])
+        if not head or len(head) > 3 or not set(head) & _CUSTOMER_CUES:
+            continue
+        if set(head) & _VENDOR_CUES:
+            continue
+        out.append(i)
+        for j in range(i + 1, min(len(ctx.clean), i + 8)):
+            if not ctx.clean[j]:
+                if j == i + 1:
+                    continue
+                break
+            if split_pair(ctx.clean[j]) is not None and "@" not in ctx.clean[j]:
+                break
+            out.append(j)
+    return out
+
+
+# ---------------------------------------------------------------------------- enum
+def payment_sentence(ctx: Context, field: FieldSpec) -> Found | None:
+    """``Paid with Mastercard ending 5521``, ``collected by SEPA Direct Debit``, ``VISA
+    **** 4411``: a sentence about paying that names exactly one of the field's values."""
+    values = field.values or []
+    found: list[Found] = []
+    for i, line in enumerate(ctx.lines):
+        if "@" in line:
+            continue
+        for sentence in _SENTENCE_SPLIT.split(line.strip()):
+            words = set(tokens(sentence))
+            if not (words & _PAY_CUES or _MASKED.search(sentence)):
+                continue
+            if ":" in sentence:  # a labelled pair, read (or refused) by the label rules
+                continue
+            value = enum_from_phrase(sentence, values, _value_aliases(field))
+            if value is not None:
+                found.append(Found(sentence.strip(), i + 1, line.find(sentence.strip()),
+                                   "payment_sentence", value))
+    return _unique(found, lambda f: f.value)
+
+
+_LAW_CUES = frozenset({"governed", "governing", "laws", "law", "jurisdiction", "courts"})
+
+
+def law_sentence(ctx: Context, field: FieldSpec) -> Found | None:
+    """``This agreement is governed by the laws of the State of New York``: a sentence about
+    the governing law or courts that names exactly one of the field's values."""
+    values = field.values or []
+    found: list[Found] = []
+    for i, line in enumerate(ctx.lines):
+        for sentence in _SENTENCE_SPLIT.split(line.strip()):
+            if not set(tokens(sentence)) & _LAW_CUES:
+                continue
+            value = enum_from_phrase(sentence, values, _value_aliases(field))
+            if value is not None:
+                found.append(Found(sentence.strip(), i + 1, line.find(sentence.strip()),
+                                   "law_sentence", value))
+    return _unique(found, lambda f: f.value)
+
+
+_NUMBER_WORDS = r"(?:[a-z]+(?:[- ][a-z]+)?\s+)?\(?(?P<n>\d{1,4})\)?"
+_NOTICE_SENTENCE = re.compile(
+    rf"\b{_NUMBER_WORDS}\s*(?P<unit>days?|weeks?|months?)['\u2019]?s?\s+(?:prior\s+)?"
+    r"(?:advance\s+)?(?:written\s+)?notice", re.IGNORECASE)
+_TERM_SENTENCE = re.compile(
+    rf"\b(?:initial\s+|minimum\s+)?term\s+(?:of|is|shall\s+be)\s+{_NUMBER_WORDS}\s*"
+    r"(?P<unit>months?|years?)\b", re.IGNORECASE)
+
+
+def _count_sentence(pattern: re.Pattern[str], rule: str) -> Rule:
+    def read(ctx: Context, field: FieldSpec) -> Found | None:
+        found: list[Found] = []
+        for i, line in enumerate(ctx.lines):
+            for m in pattern.finditer(line):
+                raw = f"{m.group('n')} {m.group('unit')}"
+                parsed = parse_scored(field, raw, Hints())
+                if parsed is not None:
+                    found.append(Found(m.group("n"), i + 1, m.start("n"), rule, parsed[0]))
+        return _unique(found, lambda f: f.value)
+    return read
+
+
+_RENEWS = re.compile(r"\b(?:(?P<neg>not|never|no)\s+(?:\w+\s+){0,2})?"
+                     r"(?:renews?\s+automatically|automatically\s+renews?|auto-?renews?)\b"
+                     r"(?P<after>\s+(?:disabled|off|cancell?ed|declined|removed|waived|not))?",
+                     re.IGNORECASE)
+
+
+def renewal_sentence(ctx: Context, field: FieldSpec) -> Found | None:
+    """``The term renews automatically for successive one-year periods`` is yes; ``will not
+    automatically renew`` is no."""
+    found: list[Found] = []
+    for i, line in enumerate(ctx.lines):
+        for m in _RENEWS.finditer(line):
+            if m.group("after"):  # ``Auto-renew disabled``: a state, not a sentence; unsure
+                continue
+            found.append(Found(m.group(), i + 1, m.start(), "renewal_sentence",
+                               m.group("neg") is None))
+    return _unique(found, lambda f: f.value)
+
+
+def _value_aliases(field: FieldSpec) -> dict[str, list[str]]:
+    return dict(field.value_aliases or {})
+
+
+# ---------------------------------------------------------------------------- dispatch
+RULES: dict[str, tuple[frozenset[FieldType], Rule]] = {
+    "vendor": (frozenset({FieldType.STRING}), letterhead),
+    "paid": (frozenset({FieldType.BOOLEAN}), paid),
+    "item_count": (frozenset({FieldType.INTEGER, FieldType.NUMBER}), item_rows),
+    "invoice_date": (frozenset({FieldType.DATE}), bare_date),
+    "due_date": (frozenset({FieldType.DATE}), due_sentence),
+    "customer_email": (frozenset({FieldType.EMAIL}), customer_email),
+    "contact_email": (frozenset({FieldType.EMAIL}), customer_email),
+    "payment_method": (frozenset({FieldType.ENUM}), payment_sentence),
+    "governing_law": (frozenset({FieldType.ENUM}), law_sentence),
+    "notice_period": (frozenset({FieldType.INTEGER, FieldType.NUMBER}),
+                      _count_sentence(_NOTICE_SENTENCE, "notice_sentence")),
+    "term_months": (frozenset({FieldType.INTEGER, FieldType.NUMBER}),
+                    _count_sentence(_TERM_SENTENCE, "term_sentence")),
+    "auto_renew": (frozenset({FieldType.BOOLEAN}), renewal_sentence),
+}
+"""Semantic role -> (field types it answers, rule)."""
+
+
+def find(ctx: Context, field: FieldSpec, role: str | None) -> Found | None:
+    """The unlabelled value of ``field`` (bound to ``role``), or ``None``."""
+    if role is None or role not in RULES:
+        return None
+    types, rule = RULES[role]
+    if field.type not in types:
+        return None
+    load()  # the lexicon is needed by most rules; loading it once here keeps rules simple
+    return rule(ctx, field)
