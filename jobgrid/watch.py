@@ -14,6 +14,16 @@ from jobgrid.client import JSON, TERMINAL_STATUSES, ApiError, Client, Connection
 
 MIN_INTERVAL = 0.05
 MAX_INTERVAL = 10.0
+#: A running job unchanged for this long is shown as waiting (for a rescue, after a lost
+#: worker node): the server withdraws its estimate after a comparable pause.
+STALL_SECONDS = 10.0
+
+
+def _waiting(status: JSON) -> JSON:
+    """The payload shown for a job that stopped moving: its phase says what it waits for."""
+    what = "waiting for rescue" if status.get("last_failure_code") == "worker_lost" \
+        else "waiting"
+    return {**status, "current_phase": f"{status.get('current_phase') or '-'} ({what})"}
 
 
 class WatchInterrupted(Exception):
@@ -42,6 +52,7 @@ def watch_job(
     etag: str | None = None
     last: JSON | None = None
     failures = 0
+    changed_at = time.monotonic()
     while True:
         if should_stop and should_stop():
             raise WatchInterrupted(job_id)
@@ -62,7 +73,12 @@ def watch_job(
         if resp.data is not None:
             last = resp.data
             etag = resp.etag
+            changed_at = time.monotonic()
             on_update(last)
+        elif last is not None and last.get("status") == "in_progress" and \
+                changed_at and time.monotonic() - changed_at >= STALL_SECONDS:
+            changed_at = 0.0  # once per pause
+            on_update(_waiting(last))
         if last is not None and last.get("status") in TERMINAL_STATUSES:
             return last
         sleep(_clamp(resp.poll_after if resp.poll_after is not None else default_interval))

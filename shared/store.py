@@ -155,6 +155,10 @@ class JobStore:
         raw = cast(dict[str, str], self.r.hgetall(self.keys.job_keys(job_id).results))
         return {int(i): orjson.loads(v) for i, v in raw.items()}
 
+    def is_cancelled(self, job_id: str) -> bool:
+        """The cancel flag alone: read between a document's parse and its extraction."""
+        return bool(self.r.hget(self.keys.job(job_id), "cancelled") == "1")
+
     def pending_indexes(self, job_id: str, document_count: int) -> list[int]:
         done = {int(x) for x in self.r.smembers(self.keys.job_keys(job_id).done)}
         return [i for i in range(document_count) if i not in done]
