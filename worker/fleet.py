@@ -217,11 +217,12 @@ class Housekeeper:
         status, phase = h.get("status"), h.get("current_phase")
         if status == JobStatus.VALIDATING:
             return {("validate", -1)}
-        if status == JobStatus.QUEUED or phase == Phase.PARSE or (
-                phase == Phase.EXECUTE and h.get("fanout_done") != "1"):
+        if status == JobStatus.QUEUED:
             return {("parse", -1)}
         if phase == Phase.FINALIZE or h.get("processed") == h.get("document_count"):
             return {("finalize", -1)}
+        if phase == Phase.PARSE or h.get("fanout_done") != "1":
+            return {("parse", -1)}
         k = self.keys.job_keys(job_id)
         pipe = self.store.r.pipeline(transaction=True)
         pipe.smembers(k.done)
