@@ -35,10 +35,25 @@ log = logging.getLogger("jobgrid.worker")
 POLL_SECONDS = 1.0
 #: Not used by Celery's prefork children (SIGUSR1 is the soft time limit there).
 _SIGNAL = signal.SIGUSR2
+_SOFT_LIMIT_SIGNAL = signal.SIGUSR1
 
 
 class DocumentCancelled(BaseException):  # noqa: N818 - an instruction, not an error
     """Raised inside a document's parse or extraction when its job was cancelled."""
+
+
+class DocumentTimeLimit(BaseException):  # noqa: N818 - an instruction, not an error
+    """Raised inside a document's parse or extraction at the per-document soft time limit.
+
+    Celery's own ``SoftTimeLimitExceeded`` is an ``Exception``, and pypdf swallows it in its
+    content-stream loop (``except Exception``): a crafted PDF then parsed on for 30 s past a
+    2 s limit and was recorded as completed. While a document is guarded, the soft limit's
+    signal (SIGUSR1 in a prefork child) raises this instead, which no library catches.
+    """
+
+
+def _time_limit(signum: int, frame: FrameType | None) -> None:
+    raise DocumentTimeLimit()
 
 
 class _Watch:
@@ -102,10 +117,12 @@ def _ready() -> bool:
 
 @contextmanager
 def guard_document(store: JobStore, job_id: str) -> Iterator[None]:
-    """Arms the cancel interrupt for the block (one document's parse and extraction)."""
+    """Arms the cancel interrupt and the uncatchable soft time limit for the block (one
+    document's parse or extraction); outside it Celery's own handler is back."""
     if not _ready():
         yield
         return
+    previous = signal.signal(_SOFT_LIMIT_SIGNAL, _time_limit)
     with _WATCH.lock:
         _WATCH.token += 1
         _WATCH.armed = (_WATCH.token, store, job_id)
@@ -114,3 +131,4 @@ def guard_document(store: JobStore, job_id: str) -> Iterator[None]:
     finally:
         with _WATCH.lock:
             _WATCH.armed = None
+        signal.signal(_SOFT_LIMIT_SIGNAL, previous)

@@ -23,7 +23,7 @@ from shared.store import Begin, JobStore, Recorded
 from shared.webhooks import emit_progress, emit_terminal_event
 from worker import metrics
 from worker.dispatch import Dispatcher
-from worker.docwatch import DocumentCancelled, guard_document
+from worker.docwatch import DocumentCancelled, DocumentTimeLimit, guard_document
 from worker.extraction import Extractor
 from worker.extraction.document import ParsedDocument
 from worker.extraction.errors import ExtractorError, ParseError
@@ -33,6 +33,10 @@ from worker.rows import completed_row, failed_row
 log = logging.getLogger("jobgrid.worker")
 
 S = JobStatus
+
+
+TIMEOUT = ("document_timeout",
+           "Parsing and extraction took longer than the per-document time limit.")
 
 
 class RetryLater(Exception):  # noqa: N818 - it is an instruction, not an error
@@ -203,6 +207,10 @@ def run_extract(ctx: Ctx, extractor: Extractor, index: int, may_retry: bool) -> 
     except DocumentCancelled:
         log.info("job %s document %d: stopped by cancel", ctx.job_id, index)
         return "skip"
+    except DocumentTimeLimit:
+        log.warning("job %s document %d: parse and extraction hit the time limit",
+                    ctx.job_id, index)
+        return _record_failure(ctx, schema, index, filename, *TIMEOUT)
     except ParseError as e:
         return _record_failure(ctx, schema, index, filename, e.code, e.message)
     except ExtractorError as e:
@@ -229,8 +237,7 @@ def _unexpected(ctx: Ctx, index: int, e: Exception) -> tuple[str, str]:
     if type(e).__name__ == "SoftTimeLimitExceeded":
         log.warning("job %s document %d: parse and extraction hit the time limit",
                     ctx.job_id, index)
-        return ("document_timeout",
-                "Parsing and extraction took longer than the per-document time limit.")
+        return TIMEOUT
     log.exception("job %s document %d: the extractor failed unexpectedly", ctx.job_id, index)
     return "extractor_error", "The extractor failed unexpectedly on this document."
 
