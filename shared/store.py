@@ -176,6 +176,26 @@ class JobStore:
         )
         return Begin(str(verdict), int(runs), str(code), str(parsed or ""))
 
+    def begin_document(
+        self, job_id: str, org: str, index: int
+    ) -> tuple[Begin, dict[str, Any] | None]:
+        """``begin_task`` for document ``index`` that also returns the document (when the
+        run may go ahead): with documents in Redis, in the same round trip, since
+        ``begin_task.lua`` returns the field ``index`` of the hash it is given as KEYS[5]."""
+        if not isinstance(self.documents, RedisDocumentStore):
+            b = self.begin_task(job_id, org, f"d:{index}", index)
+            doc = self.documents.load(job_id, [index]).get(index) if b.verdict in (
+                "run", "cap") else None
+            return b, doc
+        k = self.keys.job_keys(job_id)
+        verdict, runs, code, raw = self.scripts.begin_task(
+            keys=[k.job, k.attempts, k.done, self.keys.org_updated(org), k.docs],
+            args=[f"d:{index}", now_ms(), self.keys.events_channel, job_id,
+                  self.settings.document_attempt_cap, index],
+        )
+        b = Begin(str(verdict), int(runs), str(code))
+        return b, (orjson.loads(raw) if raw else None)
+
     def note_failure(self, job_id: str, org: str, task: str, code: str) -> int:
         k = self.keys.job_keys(job_id)
         return int(self.scripts.note_failure(

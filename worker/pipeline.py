@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,8 @@ log = logging.getLogger("jobgrid.worker")
 S = JobStatus
 
 
+#: A parse at least this long is followed by a fresh read of the job's cancel flag.
+CANCEL_RECHECK_SECONDS = 0.5
 TIMEOUT = ("document_timeout",
            "Parsing and extraction took longer than the per-document time limit.")
 
@@ -176,9 +179,10 @@ def run_extract(ctx: Ctx, extractor: Extractor, index: int, may_retry: bool) -> 
     The parse happens here, once per delivery, inside the task's per-document time limit:
     a document that cannot be parsed becomes a failed row with a warning, one that parses
     too slowly a ``document_timeout`` row, and a cancel that arrives while it parses stops
-    the document before extraction (the job's flag is read again after the parse).
+    the document (``worker.docwatch``). Two round trips on the happy path: begin (which
+    returns the document) and record.
     """
-    b = ctx.store.begin_task(ctx.job_id, ctx.org, f"d:{index}", index)
+    b, doc = ctx.store.begin_document(ctx.job_id, ctx.org, index)
     if b.verdict == "done":
         _resend_claim(ctx, index)
         _maybe_finalize(ctx)
@@ -186,7 +190,6 @@ def run_extract(ctx: Ctx, extractor: Extractor, index: int, may_retry: bool) -> 
     if b.verdict not in ("run", "cap"):
         return b.verdict
     schema = _schema(ctx)
-    doc = ctx.store.load_documents(ctx.job_id, [index]).get(index)
     if schema is None or doc is None:
         return "gone"
     filename = str(doc["filename"])
@@ -195,12 +198,15 @@ def run_extract(ctx: Ctx, extractor: Extractor, index: int, may_retry: bool) -> 
         return _record_failure(ctx, schema, index, filename, code,
                                f"Gave up after {b.runs - 1} attempts that lost their worker.")
     try:
+        began = time.monotonic()
         with guard_document(ctx.store, ctx.job_id):
             parsed = _parse(filename, doc)
         del doc
         if isinstance(parsed, ParseError):
             return _record_parse_failure(ctx, schema, index, filename, parsed)
-        if ctx.store.is_cancelled(ctx.job_id):
+        # begin_task read the flag just before; a long parse reads it again
+        if time.monotonic() - began >= CANCEL_RECHECK_SECONDS and \
+                ctx.store.is_cancelled(ctx.job_id):
             return "skip"
         with guard_document(ctx.store, ctx.job_id), metrics.extraction_timer():
             cells = extractor.extract(parsed, schema.fields)
