@@ -222,9 +222,10 @@ def pdf_job(url: str, procs: int, docs: int, root: Path, tag: str) -> dict[str, 
             "redis_peak_mb": mem.mb}
 
 
-def node_loss(url: str, docs: int, root: Path, tag: str, after: int = 40) -> dict[str, Any]:
-    """A 2-process node SIGKILLed (whole group) once ``after`` documents are done; a
-    replacement starts at once. Seconds from the kill to ``completed``."""
+def node_loss(url: str, docs: int, root: Path, tag: str, after: int = 0) -> dict[str, Any]:
+    """A 2-process node SIGKILLed (whole group) once ``after`` documents (default: a fifth)
+    are done; a replacement starts at once. Seconds from the kill to ``completed``."""
+    after = after or max(1, docs // 5)
     s = Settings(redis_url=url, key_prefix=f"benchpdfloss{tag}")
     req = job_request(docs)
     log = BENCH / "results" / "worker-pdf.log"

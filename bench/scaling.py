@@ -1,7 +1,7 @@
 """Worker throughput by number of worker processes, against bare Celery in the same run.
 
     python bench/scaling.py [--docs 2000] [--procs 1,2,4] [--json bench/results/scaling.json]
-    python bench/scaling.py --pdf [--pdf-docs 200] [--root ../main]  # real-PDF rows
+    python bench/scaling.py --pdf [--pdf-docs 200] [--pdf-procs 1,2] [--root ../main]
 
 
 Starts a private redis-server, then for each count P: P Celery worker instances (one process
@@ -74,21 +74,23 @@ def pdf_main(args: argparse.Namespace) -> int:
     rows: list[dict[str, Any]] = []
     print(f"writing {args.pdf_docs} ten-page PDFs", flush=True)
     pf.pdfs(args.pdf_docs)
-    floors = {p: round(pf.bare_floor(args.pdf_docs, p), 2) for p in (1, 2)}
+    procs = [int(x) for x in args.pdf_procs.split(",")]
+    floors = {p: round(pf.bare_floor(args.pdf_docs, p), 2) for p in procs}
     print(f"bare multiprocessing floor, docs/s: {floors}", flush=True)
     with private_redis() as srv:
         for label, root in roots:
-            for p in (1, 2):
+            first: dict[str, Any] | None = None
+            for p in procs:
                 row = {"code": label, **pf.pdf_job(srv.url, p, args.pdf_docs, root, label)}
                 row["floor_docs_per_s"] = floors[p]
                 row["vs_floor"] = round(row["docs_per_s"] / floors[p], 2)
+                first = first or row
+                row["speedup"] = round(row["docs_per_s"] / first["docs_per_s"], 2)
                 rows.append(row)
                 print(row, flush=True)
-            one, two = rows[-2], rows[-1]
-            two["speedup_1_to_2"] = round(two["docs_per_s"] / one["docs_per_s"], 2)
         loss = pf.node_loss(srv.url, args.pdf_docs, pf.ROOT, "this")
         print(f"node loss: {loss}", flush=True)
-    cols = ["code", "procs", "docs_per_s", "speedup_1_to_2", "first_row_s", "floor_docs_per_s",
+    cols = ["code", "procs", "docs_per_s", "speedup", "first_row_s", "floor_docs_per_s",
             "vs_floor", "redis_peak_mb", "seconds"]
     print("\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
     for row in rows:
@@ -108,6 +110,7 @@ def main() -> int:
     ap.add_argument("--json", default=None)
     ap.add_argument("--pdf", action="store_true", help="the real-PDF rows instead")
     ap.add_argument("--pdf-docs", type=int, default=200)
+    ap.add_argument("--pdf-procs", default="1,2", help="with --pdf: pool processes per row")
     ap.add_argument("--root", default=None,
                     help="with --pdf: also run the workers from this checkout (before/after)")
     args = ap.parse_args()
