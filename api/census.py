@@ -29,8 +29,8 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 from shared.jobview import effective_status
 from shared.keys import Keys
+from shared.metric_keys import MetricKeys
 from shared.status import JobStatus
-from worker.metrics import MetricKeys
 
 STEP_INTERVAL_SECONDS = 5.0
 STEP_BUDGET_SECONDS = 0.05

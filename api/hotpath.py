@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask
 
 from api import ratelimit
-from api.auth import Principal
+from api.auth import Principal, pick_key
 from api.conditional import status_answer
 from api.errors import handle_jobgrid
 from api.lookup import not_found
@@ -48,15 +48,9 @@ _STATUS_LINES = {c: f"{c} {HTTPStatus(c).phrase}" for c in (200, 304, 404, 429)}
 
 
 def header_key(environ: WSGIEnvironment) -> str | None:
-    """The key from ``Api-Key`` or ``Authorization: Bearer`` (``api.auth.extract_key``'s
-    order); a query token never reaches the fast path."""
-    key = str(environ.get("HTTP_API_KEY", "")).strip()
-    if key:
-        return key
-    scheme, _, token = str(environ.get("HTTP_AUTHORIZATION", "")).partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    return None
+    """The key from ``Api-Key`` or ``Authorization: Bearer``, read by ``api.auth.pick_key``
+    like every other request; a query token never reaches the fast path."""
+    return pick_key(environ.get("HTTP_API_KEY"), environ.get("HTTP_AUTHORIZATION"))
 
 
 class StatusFastPath:

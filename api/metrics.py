@@ -34,9 +34,9 @@ from prometheus_client.registry import Collector
 
 from api import census
 from api.services import Services
+from shared import metric_keys as wm
 from shared.keys import Keys
 from shared.queues import ALL_QUEUES
-from worker import metrics as wm
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)

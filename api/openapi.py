@@ -30,8 +30,9 @@ EXAMPLE_JOB_ID = "a1b2c3d4-e5f6-4890-abcd-ef1234567890"
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (m.JobCreate, m.SchemaIn, wh.WebhookCreate)
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     m.JobOut, m.JobStatusOut, m.JobList, m.StatusList, m.Results, m.SchemaOut, m.ErrorBody,
+    m.SchemaList, m.SchemaDeleted,
     wh.WebhookCreated, wh.WebhookOut, wh.WebhookList, wh.WebhookDeleted, wh.DeliveryList,
-    wh.WebhookEvent,
+    wh.DeliveryOut, wh.WebhookEvent,
 )
 
 ERROR_TEXT = {
@@ -67,7 +68,8 @@ OBJECT_RULES: dict[str, Json] = {
     "DocumentIn": _exactly_one("text", "string", "content_base64", "string"),
     "FieldSpec": {"if": {"required": ["type"], "properties": {"type": {"const": "enum"}}},
                   "then": {"required": ["values"],
-                           "properties": {"values": {"type": "array", "minItems": 1}}}},
+                           "properties": {"values": {"type": "array", "minItems": 1}}},
+                  "else": {"properties": {"values": {"type": "null"}}}},
 }
 
 #: Checks that pydantic validators make but JSON Schema cannot see; merged into the schemas.
@@ -90,7 +92,15 @@ LIMITS: dict[str, dict[str, Json]] = {
     },
     "FieldSpec": {
         "name": {"pattern": r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$"},
-        "values": {"description": "Required (non-empty) when `type` is `enum`."},
+        "values": {"description": "Required (non-empty) when `type` is `enum`; refused (400) "
+                   "on any other type."},
+        "pattern": {"description": "A regular expression the whole value must match, in RE2 "
+                    "syntax (no backreferences or lookaround; `\\d`, `\\w` are ASCII); "
+                    "anything RE2 cannot run is 400."},
+    },
+    "SchemaIn": {
+        "fields": {"description": f"At most {m.MAX_FIELDS} fields; the whole schema at most "
+                   f"{m.MAX_SCHEMA_BYTES} bytes as JSON (413 above)."},
     },
 }
 
@@ -267,6 +277,9 @@ JOB_ID = path_param("job_id", {"type": "string", "format": "uuid", "pattern": f"
                     "The job's id (a UUID, any case).", EXAMPLE_JOB_ID)
 WEBHOOK_ID = path_param("webhook_id", {"type": "string", "pattern": "^wh_[0-9a-f]{16}$"},
                         "The webhook's id.", "wh_3f9a0c2e1b7d4e8f")
+DELIVERY_ID = path_param("delivery_id", {"type": "string", "pattern": "^dlv_[0-9a-f]{24}$"},
+                         "A delivery of that webhook (from its deliveries list).",
+                         "dlv_6e6ad131b96d37fa29c32872")
 SCHEMA_ID = path_param("schema_id", {"type": "string", "pattern": "^sch_[0-9a-f]{16}$"},
                        "The stored schema's id.", "sch_3f9a0c2e1b7d4e8f")
 BOOL_WORDS = ["true", "false", "1", "0", "yes", "no"]
@@ -428,19 +441,58 @@ def webhook_paths() -> Json:
         "/v1/webhooks/{webhook_id}/deliveries": {"get": operation(
             "listDeliveries", "Recent deliveries and their attempts", "webhooks",
             {200: ok("Newest first.", "DeliveryList")}, errors=(404,), params=[WEBHOOK_ID])},
+        "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}": {"get": operation(
+            "getDelivery", "One delivery and its attempts", "webhooks",
+            {200: ok("The delivery.", "DeliveryOut")}, errors=(404,),
+            params=[WEBHOOK_ID, DELIVERY_ID],
+            description="404 for an unknown or expired delivery, one of another webhook, or "
+                        "another organization's.")},
+        "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": {"post": operation(
+            "redeliverDelivery", "Send a past delivery again", "webhooks",
+            {202: ok("The new delivery: a new id, the same event id and body, `redelivery_of` "
+                     "the original; sent within about a second and retried on the usual "
+                     "schedule.", "DeliveryOut", status_headers=("Location",))},
+            errors=(404, 409), params=[WEBHOOK_ID, DELIVERY_ID],
+            description="No request body. 404 for an unknown or expired delivery, one of "
+                        "another webhook, or another organization's; 409 `conflict` while the "
+                        "delivery is still pending (redeliver once it succeeded or failed). "
+                        "Counted by the rate limit like every `/v1` request.")},
     }
 
 
 def schema_paths() -> Json:
     return {
-        "/v1/schemas": {"post": operation(
-            "createSchema", "Store an extraction schema", "schemas",
-            {201: ok("The stored schema.", "SchemaOut", status_headers=("Location",),
-                     follow=links("schema_id", "getSchema"))},
-            errors=(400, 413, 422), body="SchemaIn", body_example=SCHEMA_BODY_EXAMPLE)},
-        "/v1/schemas/{schema_id}": {"get": operation(
-            "getSchema", "A stored schema", "schemas", {200: ok("The schema.", "SchemaOut")},
-            errors=(404,), params=[SCHEMA_ID])},
+        "/v1/schemas": {
+            "post": operation(
+                "createSchema", "Store an extraction schema", "schemas",
+                {201: ok("The stored schema (version 1).", "SchemaOut",
+                         status_headers=("Location",),
+                         follow=links("schema_id", "getSchema", "updateSchema",
+                                      "deleteSchema"))},
+                errors=(400, 413, 422), body="SchemaIn", body_example=SCHEMA_BODY_EXAMPLE,
+                description="422 once the organization stores `JOBGRID_MAX_SCHEMAS_PER_ORG` "
+                            "(default 100) schemas."),
+            "get": operation(
+                "listSchemas", "The organization's stored schemas", "schemas",
+                {200: ok("Oldest first; the quota bounds the list.", "SchemaList")}),
+        },
+        "/v1/schemas/{schema_id}": {
+            "get": operation(
+                "getSchema", "A stored schema", "schemas",
+                {200: ok("The schema.", "SchemaOut")}, errors=(404,), params=[SCHEMA_ID]),
+            "put": operation(
+                "updateSchema", "Store a new version of a schema", "schemas",
+                {200: ok("The new version: same id, `version` + 1.", "SchemaOut")},
+                errors=(400, 404, 409, 413, 422), params=[SCHEMA_ID], body="SchemaIn",
+                body_example=SCHEMA_BODY_EXAMPLE,
+                description="Jobs already submitted keep the fields they were submitted "
+                            "with."),
+            "delete": operation(
+                "deleteSchema", "Delete a stored schema", "schemas",
+                {200: ok("Deleted.", "SchemaDeleted")}, errors=(404,), params=[SCHEMA_ID],
+                description="Jobs submitted with it keep their copy; new submissions naming "
+                            "it get 422."),
+        },
     }
 
 
@@ -475,7 +527,12 @@ def webhook_events() -> Json:
             "summary": f"`{event}` delivered to a registered URL",
             "description": "Headers `Jobgrid-Event`, `Jobgrid-Delivery-Id` (same on every "
                            "retry) and `Jobgrid-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "
-                           "\"t.body\">`. A non-2xx answer or a 10 s timeout is retried.",
+                           "\"t.body\">` keyed with the whole `secret`; also the Standard "
+                           "Webhooks headers `webhook-id` (the event id), `webhook-timestamp` "
+                           "and `webhook-signature: v1,<base64 HMAC-SHA256 of "
+                           "\"id.timestamp.body\">` keyed with the bytes of "
+                           "`standard_webhooks_secret`. A non-2xx answer or a 10 s timeout "
+                           "is retried.",
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": {"$ref": REF.format(model="WebhookEvent")}}}},
             "responses": {"2XX": {"description": "Received."}},

@@ -16,6 +16,11 @@ Everything here works with real threads (the production server, granian, runs WS
 of threads) and with gevent's monkey-patched ``threading``. A held request (a stream or a
 waiting long poll) keeps its thread, so the feed caps them per process
 (``max_held_requests``): past the cap a new one answers 503 and ordinary polls keep threads.
+
+Within that cap each API key and each organization gets a fair share (``max_held_per_key``,
+``max_held_per_org``; 429 ``rate_limited`` past it), and the last ``held_reserve`` places are
+kept for organizations holding none yet: one tenant filling its share, or several filling the
+shared part, still leaves room for a newcomer's first streams.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from flask import Flask
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from shared.errors import Unavailable
+from shared.errors import RateLimited, Unavailable
 from shared.keys import Keys
 from shared.scripts import Scripts
 from shared.settings import MAX_HELD_REQUESTS, Settings
@@ -43,6 +48,8 @@ log = logging.getLogger("jobgrid.api.pubsub")
 PUSH_EXTENSION = "jobgrid.push"
 #: Connections of the push client per process; readers queue for one beyond this.
 PUSH_POOL_SIZE = 32
+#: Retry-After (seconds) of a held request refused for its key's or organization's share.
+HELD_RETRY_AFTER = 5
 _create_lock = threading.Lock()
 
 
@@ -73,18 +80,33 @@ class Watch:
         return True
 
 
+@dataclass(frozen=True, slots=True)
+class Shares:
+    """How the held requests of one process are shared (see the module docstring)."""
+
+    per_key: int = MAX_HELD_REQUESTS
+    per_org: int = MAX_HELD_REQUESTS
+    reserve: int = 0
+
+
 class ChangeFeed:
     """Subscribes lazily on first use; a daemon thread reads and dispatches messages.
 
     At most ``max_watchers`` watches at once: every one is a request holding a server thread.
+    A watch taken for a holder ``(org, key_id)`` also counts against that key's and
+    organization's share (:class:`Shares`).
     """
 
     def __init__(self, client_factory: Callable[[], redis.Redis], channel: str,
-                 max_watchers: int = MAX_HELD_REQUESTS) -> None:
+                 max_watchers: int = MAX_HELD_REQUESTS, shares: Shares | None = None) -> None:
         self._client_factory = client_factory
         self._channel = channel
         self._max_watchers = max_watchers
+        self._shares = shares or Shares()
+        self._reserve = min(self._shares.reserve, max_watchers - 1)
         self._count = 0
+        self._by_org: dict[str, int] = {}
+        self._by_key: dict[str, int] = {}
         self._lock = threading.Lock()
         self._watchers: dict[str, set[Watch]] = {}
         self._thread: threading.Thread | None = None
@@ -93,17 +115,19 @@ class ChangeFeed:
 
     # ------------------------------------------------------------------ watchers
     @contextmanager
-    def watch(self, job_id: str) -> Iterator[Watch]:
-        """Registers a watch; 503 ``unavailable`` when this process holds its maximum."""
+    def watch(self, job_id: str, holder: tuple[str, str] | None = None) -> Iterator[Watch]:
+        """Registers a watch for ``holder`` (org, key id); 429 ``rate_limited`` past the
+        key's or organization's share, 503 ``unavailable`` when this process holds its
+        maximum (or all but the reserve, for an organization that already holds some)."""
         self._ensure_started()
         w = Watch(job_id)
         with self._lock:
-            if self._count >= self._max_watchers:
-                raise Unavailable(
-                    f"this server is holding its maximum of {self._max_watchers} open event "
-                    "streams and long polls; retry shortly, or poll /status without wait")
+            self._admit(holder)
             self._watchers.setdefault(job_id, set()).add(w)
             self._count += 1
+            if holder is not None:
+                self._by_org[holder[0]] = self._by_org.get(holder[0], 0) + 1
+                self._by_key[holder[1]] = self._by_key.get(holder[1], 0) + 1
         try:
             yield w
         finally:
@@ -114,6 +138,41 @@ class ChangeFeed:
                     self._count -= 1
                     if not group:
                         del self._watchers[job_id]
+                    if holder is not None:
+                        _decrement(self._by_org, holder[0])
+                        _decrement(self._by_key, holder[1])
+
+    def _admit(self, holder: tuple[str, str] | None) -> None:
+        """Raises unless one more watch fits (under the lock)."""
+        full = Unavailable(
+            f"this server is holding its maximum of {self._max_watchers} open event "
+            "streams and long polls; retry shortly, or poll /status without wait")
+        if self._count >= self._max_watchers:
+            raise full
+        if holder is None:
+            return
+        org_count = self._by_org.get(holder[0], 0)
+        shares = self._shares
+        if self._by_key.get(holder[1], 0) >= shares.per_key:
+            raise RateLimited(
+                f"this API key holds {shares.per_key} open event streams and long polls on "
+                "this server, its share; close one, or poll /status without wait",
+                retry_after=HELD_RETRY_AFTER)
+        if org_count >= shares.per_org:
+            raise RateLimited(
+                f"this organization holds {shares.per_org} open event streams and long polls "
+                "on this server, its share; close one, or poll /status without wait",
+                retry_after=HELD_RETRY_AFTER)
+        if org_count and self._count >= self._max_watchers - self._reserve:
+            raise Unavailable(  # the rest is kept for organizations that hold nothing yet
+                f"this server holds {self._count} open event streams and long polls; its last "
+                f"{self._reserve} places are kept for organizations holding none; retry "
+                "shortly, or poll /status without wait")
+
+    def held_by(self, org: str) -> int:
+        """Watches held for ``org`` in this process."""
+        with self._lock:
+            return self._by_org.get(org, 0)
 
     def watcher_count(self) -> int:
         with self._lock:
@@ -177,6 +236,14 @@ class ChangeFeed:
         finally:
             pubsub.close()
             client.close()
+
+
+def _decrement(counts: dict[str, int], name: str) -> None:
+    left = counts.get(name, 0) - 1
+    if left > 0:
+        counts[name] = left
+    else:
+        counts.pop(name, None)
 
 
 class _Flight:
@@ -271,8 +338,10 @@ def build_push(settings: Settings) -> Push:
     def fetch(job_id: str) -> dict[str, str]:
         return cast(dict[str, str], client.hgetall(keys.job(job_id)))
 
+    shares = Shares(per_key=settings.max_held_per_key, per_org=settings.max_held_per_org,
+                    reserve=settings.held_reserve)
     feed = ChangeFeed(lambda: push_client(settings, pubsub=True), keys.events_channel,
-                      max_watchers=settings.max_held_requests)
+                      max_watchers=settings.max_held_requests, shares=shares)
     reads = SharedReads(fetch, wait_timeout=settings.redis_socket_timeout * 2)
     return Push(feed, reads, Scripts(client), keys, settings)
 

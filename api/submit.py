@@ -14,15 +14,24 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
+from pydantic import ValidationError
 
 from api import idempotency
-from api.http import parse_json_object, validate_model
+from api.http import parse_json_object, validate_model, validation_message
 from api.lookup import full_job
 from api.services import Services
 from shared.clock import now_ms
-from shared.errors import Conflict, NotFound, PayloadTooLarge, Unprocessable
+from shared.errors import Conflict, NotFound, PayloadTooLarge, Unprocessable, ValidationFailed
 from shared.jobview import job_payload
-from shared.models import JobCreate, SchemaIn, SchemaOut
+from shared.models import (
+    MAX_SCHEMA_BYTES,
+    STORED,
+    JobCreate,
+    SchemaIn,
+    SchemaOut,
+    schema_problem,
+    schema_size,
+)
 from shared.settings import Settings
 from shared.webhooks import unregister_expiry
 
@@ -58,16 +67,38 @@ def check_documents(req: JobCreate, settings: Settings) -> None:
             )
 
 
+def check_schema(schema: SchemaIn, where: str = "schema") -> None:
+    """The rules a schema must meet where it enters the API (stored or inline): at least one
+    field (422), ``values`` only on enum fields (400), at most ``MAX_SCHEMA_BYTES`` (413)."""
+    if not schema.fields:
+        raise Unprocessable("the schema has no fields; give at least one field to extract")
+    problem = schema_problem(schema)
+    if problem is not None:
+        raise ValidationFailed(f"{where}.{problem}" if where else problem)
+    size = schema_size(schema)
+    if size > MAX_SCHEMA_BYTES:
+        raise PayloadTooLarge(f"the schema is {size} bytes as JSON; the limit is "
+                              f"{MAX_SCHEMA_BYTES} bytes")
+
+
 def resolve_schema(svc: Services, org: str, req: JobCreate) -> tuple[SchemaIn, str | None]:
     """The inline schema, or the organization's stored one named by ``schema_id`` (else 422)."""
     schema, schema_id = req.schema_, None
-    if schema is None:
+    if schema is not None:
+        check_schema(schema)
+    else:
         raw = svc.redis.get(svc.keys.schema(org, req.schema_id or ""))
         if not raw:
             raise Unprocessable(f"schema_id '{req.schema_id}' does not name a schema of "
                                 "this organization")
-        stored = SchemaOut.model_validate_json(raw)
-        schema, schema_id = SchemaIn(name=stored.name, fields=stored.fields), stored.id
+        stored = SchemaOut.model_validate_json(raw, context=STORED)
+        try:  # stored under older rules (say, a pattern RE2 cannot run): not runnable now
+            schema = SchemaIn.model_validate(stored.model_dump(include={"name", "fields"}))
+        except ValidationError as e:
+            raise Unprocessable(f"schema_id '{stored.id}' no longer passes the schema rules "
+                                f"({validation_message(e)}); update it with PUT "
+                                f"/v1/schemas/{stored.id}") from e
+        schema_id = stored.id
     if not schema.fields:
         raise Unprocessable("the schema has no fields; give at least one field to extract")
     return schema, schema_id

@@ -33,9 +33,12 @@ from jobgrid.cli_common import (
     stdout_console,
 )
 from jobgrid.cli_keys import keys
+from jobgrid.cli_schemas import schemas
 from jobgrid.cli_server import api, demo, up, worker, worker_health
+from jobgrid.cli_webhooks import webhooks
 from jobgrid.client import JSON, ApiError, Client, ConnectionFailed
-from jobgrid.documents import documents_from_paths
+from jobgrid.documents import document_from_path, select_files
+from jobgrid.schema_file import load_schema
 from jobgrid.watch import WatchInterrupted, watch_job
 
 
@@ -52,20 +55,6 @@ def cli(ctx: click.Context, url: str | None, api_key: str | None) -> None:
 
 
 # ------------------------------------------------------------------------- helpers
-def load_schema(path: Path) -> JSON:
-    """A schema file holds ``{"name", "fields"}`` (or that object under ``"schema"``)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise CliFailure(f"cannot read schema file {path}: {e}") from None
-    if isinstance(data, dict) and isinstance(data.get("schema"), dict):
-        data = data["schema"]
-    if not isinstance(data, dict) or not isinstance(data.get("fields"), list):
-        raise CliFailure(f"schema file {path} must hold an object with 'name' and 'fields'")
-    data.setdefault("name", path.stem)
-    return data
-
-
 def parse_metadata(items: Sequence[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in items:
@@ -102,21 +91,35 @@ def print_json(value: Any) -> None:
 @click.option("--priority", type=click.Choice(["low", "normal", "high"]), default="normal",
               show_default=True)
 @click.option("--idempotency-key", help="Same key and body within 24 h returns the same job.")
+@click.option("--include", "include_globs", multiple=True, metavar="GLOB",
+              help="In folders, take only files matching GLOB (repeatable; replaces the "
+                   "default: the document types the service reads).")
+@click.option("--exclude", "exclude_globs", multiple=True, metavar="GLOB",
+              help="Leave out files matching GLOB (repeatable).")
 @click.option("--watch", "watch_", is_flag=True, help="Follow the job until it ends.")
 @click.option("--json", "as_json", is_flag=True, help="Print the job object as JSON.")
 @connection_options
 @pass_state
 def submit(state: CliState, paths: tuple[Path, ...], schema_file: Path | None,
            schema_id: str | None, name: str | None, metadata: tuple[str, ...], priority: str,
-           idempotency_key: str | None, watch_: bool, as_json: bool) -> int:
-    """Submit files (or every file of a folder) as one batch; prints the job id."""
+           idempotency_key: str | None, include_globs: tuple[str, ...],
+           exclude_globs: tuple[str, ...], watch_: bool, as_json: bool) -> int:
+    """Submit files, or the documents of a folder, as one batch; prints the job id.
+
+    From a folder only the types the service reads are sent (.txt .md .html .pdf .docx ...);
+    the rest (ground-truth .json, schema copies, images) is skipped, and said so on stderr.
+    """
     if (schema_file is None) == (schema_id is None):
         raise click.UsageError("give exactly one of --schema FILE or --schema-id ID")
     schema = load_schema(schema_file) if schema_file else None
     exclude = [schema_file] if schema_file else []
-    documents = documents_from_paths(paths, exclude=exclude)
-    if not documents:
+    selection = select_files(paths, exclude=exclude, include_globs=include_globs,
+                             exclude_globs=exclude_globs)
+    if selection.skipped:
+        click.echo(selection.skipped_summary(), err=True)
+    if not selection.files:
         raise CliFailure("no documents found in the given paths")
+    documents = [document_from_path(p) for p in selection.files]
     client = state.client()
     job = client.submit(
         name, schema=schema, schema_id=schema_id, documents=documents,
@@ -236,8 +239,9 @@ def jobs(state: CliState, status_: str | None, limit: int, as_json: bool) -> int
     return EXIT_OK
 
 
-for _command in (up, demo, api, worker, worker_health, keys):
+for _command in (up, demo, api, worker, worker_health, keys, schemas):
     cli.add_command(_command)
+cli.add_command(webhooks)  # jobgrid/cli_webhooks.py
 
 
 # ---------------------------------------------------------------------- entry point

@@ -33,6 +33,16 @@ class CliState:
     api_key: str | None
 
     def client(self) -> Client:
+        """A client for ``--url``/``JOBGRID_URL``; without either, for the ``jobgrid up``
+        running on the default data directory (its ``state.json``), with its dev key unless a
+        key was given. Otherwise the documented default URL."""
+        if self.url is None:
+            from jobgrid.state import running_state
+
+            found = running_state()
+            if found is not None:
+                return Client(found.api_url,
+                              self.api_key if self.api_key is not None else found.dev_key())
         return Client(self.url, self.api_key)
 
 

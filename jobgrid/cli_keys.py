@@ -1,11 +1,14 @@
 """``jobgrid keys``: manage API keys stored (hashed) in Redis, via ``shared.apikeys``.
 
 These commands talk to Redis directly (``JOBGRID_REDIS_URL``, ``JOBGRID_KEY_PREFIX``), not to
-the API: creating the first key must not need a key.
+the API: creating the first key must not need a key. Without ``JOBGRID_REDIS_URL`` they use
+the Redis of the ``jobgrid up`` running on the default data directory (its ``state.json``),
+so a key made next to a running ``up`` works on that stack at once.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -22,20 +25,39 @@ def _with_redis(action: Callable[..., T]) -> T:
     import redis
     from pydantic import ValidationError
 
-    from shared.redis_client import make_redis
+    from jobgrid.state import default_data_dir, running_state
+    from shared.redis_client import RedisVersionError, check_redis_version, make_redis
     from shared.settings import Settings
 
+    overrides: dict[str, str] = {}
+    hint = ""
+    if not os.environ.get("JOBGRID_REDIS_URL"):
+        found = running_state()
+        if found is not None:
+            overrides["redis_url"] = found.redis_url
+            if not os.environ.get("JOBGRID_KEY_PREFIX"):
+                overrides["key_prefix"] = found.key_prefix
+            click.echo(f"using the Redis of the running 'jobgrid up' (pid {found.pid}, "
+                       f"data dir {found.data_dir}): {found.redis_url}", err=True)
+        else:
+            hint = (f" (no running 'jobgrid up' found in {default_data_dir()}; "
+                    "start one, or set JOBGRID_REDIS_URL)")
     try:
-        settings = Settings()
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
         raise CliFailure(f"invalid JOBGRID_{where.upper()}: {first.get('msg')}") from None
+    try:
+        check_redis_version(settings.redis_url, where=f"the Redis at {settings.redis_url}",
+                            timeout=settings.redis_socket_timeout)
+    except RedisVersionError as e:
+        raise CliFailure(str(e)) from None
     r = make_redis(settings.redis_url, socket_timeout=settings.redis_socket_timeout)
     try:
         return action(r, settings)
     except redis.RedisError as e:
-        raise CliFailure(f"cannot use Redis at {settings.redis_url}: {e}") from None
+        raise CliFailure(f"cannot use Redis at {settings.redis_url}: {e}{hint}") from None
     finally:
         r.close()
 

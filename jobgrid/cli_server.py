@@ -25,10 +25,33 @@ from jobgrid.launcher import (
     default_concurrency,
     stop_signals,
 )
+from jobgrid.state import DATA_DIR_ENV, default_data_dir, mask_key
 
 
 def _exec(argv: list[str]) -> None:  # pragma: no cover - replaces the process
     os.execv(argv[0], argv)
+
+
+def print_banner(launcher: Launcher) -> None:
+    """Where everything is. The dev key itself is never printed (terminals get logged and
+    screen-shared): its start, masked, and the file that holds it."""
+    data_dir = launcher.config.data_dir
+    click.echo(f"jobgrid is up at {launcher.url}")
+    click.echo(f"  redis:     {launcher.redis_url} (Redis {launcher.redis_version})")
+    if data_dir is not None:
+        kept = "keys, jobs and webhooks are kept" if launcher.redis is not None else \
+            "state file only: JOBGRID_REDIS_URL holds the data"
+        click.echo(f"  data:      {data_dir} ({kept}; --fresh starts empty)")
+    if launcher.dev_key_created and launcher.api_key:
+        where = f" in {launcher.dev_key_file}" if launcher.dev_key_file else ""
+        click.echo(f"  API key:   {mask_key(launcher.api_key)}{where} (org {DEMO_ORG})")
+    click.echo("  try:       jobgrid submit samples/invoices --schema "
+               "samples/invoices/schema.json --watch")
+    click.echo("             jobgrid keys create --org my_org   "
+               "(a key of your own, on this stack)")
+    if launcher.dev_key_file:
+        click.echo(f"  elsewhere: export JOBGRID_URL={launcher.url} "
+                   f"JOBGRID_API_KEY=$(cat {launcher.dev_key_file})")
 
 
 @click.command()
@@ -37,18 +60,23 @@ def _exec(argv: list[str]) -> None:  # pragma: no cover - replaces the process
               help="API port (0 = any free port).")
 @click.option("--concurrency", type=click.IntRange(min=1), default=default_concurrency,
               show_default="min(4, CPUs)", help="Worker processes.")
-def up(host: str, port: int, concurrency: int) -> int:
-    """Run Redis (embedded unless JOBGRID_REDIS_URL is set), the API and a worker; Ctrl-C stops."""
-    launcher = Launcher(LaunchConfig(host=host, port=port, concurrency=concurrency))
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              envvar=DATA_DIR_ENV, default=None, show_default="$XDG_DATA_HOME/jobgrid",
+              help=f"Where Redis data, the dev key and state.json live [env {DATA_DIR_ENV}].")
+@click.option("--fresh", is_flag=True,
+              help="Delete the data directory's Redis data and dev key first: start empty.")
+def up(host: str, port: int, concurrency: int, data_dir: Path | None, fresh: bool) -> int:
+    """Run Redis (embedded unless JOBGRID_REDIS_URL is set), the API and a worker; Ctrl-C stops.
+
+    The embedded Redis keeps its data (append-only file) in the data directory and starts on
+    it again next time. Other jobgrid commands find this stack through its state.json.
+    """
+    launcher = Launcher(LaunchConfig(host=host, port=port, concurrency=concurrency,
+                                     data_dir=data_dir or default_data_dir(), fresh=fresh))
     with stop_signals() as signals:
         try:
             launcher.start(should_abort=signals.stop.is_set)
-            click.echo(f"jobgrid is up at {launcher.url}")
-            click.echo(f"  redis:     {launcher.redis_url}")
-            if launcher.dev_key_created:
-                click.echo(f"  API key:   {launcher.api_key}  (org {DEMO_ORG}, while up runs)")
-            click.echo(f"  try:       export JOBGRID_URL={launcher.url} "
-                       f"JOBGRID_API_KEY={launcher.api_key or '<your key>'}")
+            print_banner(launcher)
             click.echo("Press Ctrl-C to stop.", err=True)
             return launcher.wait(signals.stop)
         except LaunchAborted:

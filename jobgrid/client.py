@@ -13,10 +13,12 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import socket
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from email.message import Message
 from typing import Any, Literal, overload
@@ -29,6 +31,7 @@ __all__ = [
     "ApiError",
     "Client",
     "ConnectionFailed",
+    "EventStream",
     "JSON",
     "StatusResponse",
     "documents_from_paths",
@@ -122,6 +125,59 @@ def _error_from(status: int, headers: Message, body: bytes, reason: str) -> ApiE
         request_id=headers.get("X-Request-Id"),
         retry_after=_float_header(headers, "Retry-After"),
     )
+
+
+class EventStream:
+    """An open ``/events`` stream: iterate for the ``status`` payloads, in order.
+
+    Iteration ends when the server ends the stream (after the terminal event, or when Redis
+    went away); a dead connection raises ConnectionFailed after ``read_timeout`` (longer than
+    the server's heartbeat, so an idle but healthy stream never times out). ``close()`` may be
+    called from another thread: it shuts the socket down, which wakes a blocked read.
+    """
+
+    def __init__(self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse) -> None:
+        self._conn = conn
+        self._resp = resp
+        self._closed = False
+
+    def __iter__(self) -> Iterator[JSON]:
+        event, data = "message", list[str]()
+        try:
+            while True:
+                raw = self._resp.readline()
+                if not raw:
+                    return
+                line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                if not line:  # a blank line dispatches the event
+                    if event == "status" and data:
+                        payload = json.loads("\n".join(data))
+                        if isinstance(payload, dict):
+                            yield payload
+                    event, data = "message", list[str]()
+                elif line.startswith(":"):
+                    continue  # heartbeat comment
+                else:
+                    name, _, value = line.partition(":")
+                    value = value[1:] if value.startswith(" ") else value
+                    if name == "event":
+                        event = value
+                    elif name == "data":
+                        data.append(value)
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            if self._closed:
+                return
+            raise ConnectionFailed(f"event stream broken: {e or type(e).__name__}") from None
+
+    def close(self) -> None:
+        self._closed = True
+        sock = self._conn.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._conn.close()
 
 
 class Client:
@@ -252,6 +308,45 @@ class Client:
         if resp.status == 304:
             return StatusResponse(None, new_etag, poll_after)
         return StatusResponse(resp.json(), new_etag, poll_after)
+
+    def events(self, job_id: str, *, last_event_id: int | None = None,
+               read_timeout: float = 60.0) -> EventStream | None:
+        """Open ``GET /v1/jobs/{id}/events``; None when the server answers 204 (the job is
+        terminal and ``last_event_id`` is its last version). Errors as for other calls."""
+        parts = urllib.parse.urlsplit(self.base_url)
+        host = parts.hostname or "127.0.0.1"
+        conn: http.client.HTTPConnection
+        if parts.scheme == "https":
+            conn = http.client.HTTPSConnection(host, parts.port, timeout=read_timeout,
+                                               context=ssl.create_default_context())
+        else:
+            conn = http.client.HTTPConnection(host, parts.port, timeout=read_timeout)
+        headers = {"Accept": "text/event-stream", "User-Agent": f"jobgrid-cli/{__version__}"}
+        if self.api_key:
+            headers["Api-Key"] = self.api_key
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = str(last_event_id)
+        try:
+            conn.request("GET", parts.path.rstrip("/") + self._job_path(job_id, "/events"),
+                         headers=headers)
+            resp = conn.getresponse()
+        except (OSError, http.client.HTTPException) as e:
+            conn.close()
+            raise ConnectionFailed(f"cannot reach the jobgrid API at {self.base_url}: "
+                                   f"{e or type(e).__name__}") from None
+        if resp.status == 204:
+            conn.close()
+            return None
+        ctype = resp.headers.get("Content-Type", "")
+        if resp.status != 200 or not ctype.startswith("text/event-stream"):
+            try:
+                body = resp.read()
+            except (OSError, http.client.HTTPException):
+                body = b""
+            conn.close()
+            status = resp.status if resp.status != 200 else 406
+            raise _error_from(status, resp.headers, body, resp.reason or "not an event stream")
+        return EventStream(conn, resp)
 
     def bulk_status(self, job_ids: Sequence[str]) -> JSON:
         return self._request("GET", "/v1/jobs/status", query={"ids": ",".join(job_ids)}).json()

@@ -22,6 +22,7 @@ from jobgrid.client import JSON, Client
 from jobgrid.documents import documents_from_paths
 from jobgrid.launcher import LaunchAborted, LaunchConfig, Launcher, LaunchError, stop_signals
 from jobgrid.procs import tail
+from jobgrid.schema_file import load_schema
 from jobgrid.watch import WatchInterrupted, watch_job
 
 SAMPLES_ENV = "JOBGRID_SAMPLES_DIR"
@@ -48,8 +49,6 @@ class SampleBatch:
 
 def load_samples(folder: Path) -> SampleBatch:
     """The schema and documents of a sample folder, or CliFailure saying what is missing."""
-    from jobgrid.cli import load_schema  # the CLI owns the schema-file format
-
     schema_path = folder / "schema.json"
     if not folder.is_dir() or not schema_path.is_file():
         raise CliFailure(

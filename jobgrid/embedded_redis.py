@@ -121,6 +121,10 @@ class EmbeddedRedis:
     def is_running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    def exit_code(self) -> int | None:
+        """The server's exit status once it died (negative: killed by that signal), else None."""
+        return self._proc.poll() if self._proc is not None else None
+
     def ping(self) -> bool:
         return self.is_running() and ping(self.host, self.port)
 

@@ -32,7 +32,8 @@ Organizations and access
   revoked). Both from ``jobgrid keys``.
 - ``{p}:rl:{key_id}:{window}``: string, one window. status_read.lua (rate limit).
 - ``{p}:idem:{org}:{sha256}``: string, 24 h. API at submit (Idempotency-Key).
-- ``{p}:schema:{org}:{id}``: string, no TTL. ``POST /v1/schemas``.
+- ``{p}:schema:{org}:{id}``: string, no TTL. ``POST``/``PUT /v1/schemas``, deleted by
+  ``DELETE``; ``{p}:org:{org}:schemas``: zset (created_ms -> id), no TTL, the list and quota.
 
 Webhooks
 - ``{p}:org:{org}:webhooks``: zset (created -> id); ``{p}:org:{org}:webhook:{id}``: hash
@@ -138,6 +139,9 @@ class Keys:
 
     def schema(self, org: str, schema_id: str) -> str:
         return f"{self.prefix}:schema:{org}:{schema_id}"
+
+    def org_schemas(self, org: str) -> str:
+        return f"{self.prefix}:org:{org}:schemas"
 
     def webhook(self, org: str, webhook_id: str) -> str:
         return f"{self.prefix}:org:{org}:webhook:{webhook_id}"

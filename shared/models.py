@@ -11,8 +11,17 @@ import binascii
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+import orjson
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from shared.patterns import PatternRefused, compile_pattern
 from shared.status import FieldType, JobStatus, Phase, Priority, RowStatus
 
 MAX_FIELDS = 200
@@ -21,7 +30,22 @@ METADATA_MAX_KEYS = 16
 METADATA_MAX_KEY_LEN = 64
 METADATA_MAX_VALUE_LEN = 512
 
-FIELD_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$")
+#: Matched with ``fullmatch``: with ``match`` and ``$`` a trailing newline would pass.
+FIELD_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}")
+#: A schema's size as stored (its JSON, in bytes). Every part is bounded on its own too
+#: (fields, aliases, values, description, pattern); this bounds their product, so one
+#: schema can never grow to the megabytes 200 fields x 500 values x 256 characters allow.
+MAX_SCHEMA_BYTES = 128 * 1024
+
+
+#: Validation context for a schema read back from Redis: it was checked when it arrived, maybe
+#: under older rules (a Python-only pattern, a name ending in a newline), so it must still
+#: load - to be shown, listed, updated or deleted - rather than fail with a 500.
+STORED: dict[str, bool] = {"stored": True}
+
+
+def _stored(info: ValidationInfo) -> bool:
+    return isinstance(info.context, dict) and bool(info.context.get("stored"))
 
 
 class _Strict(BaseModel):
@@ -44,8 +68,8 @@ class FieldSpec(_Strict):
 
     @field_validator("name")
     @classmethod
-    def _name_shape(cls, v: str) -> str:
-        if not FIELD_NAME_RE.match(v):
+    def _name_shape(cls, v: str, info: ValidationInfo) -> str:
+        if not FIELD_NAME_RE.fullmatch(v) and not _stored(info):
             raise ValueError(
                 "field name must start with a letter or underscore and hold only letters, "
                 "digits, '_' or '-' (at most 64 characters)"
@@ -54,12 +78,14 @@ class FieldSpec(_Strict):
 
     @field_validator("pattern")
     @classmethod
-    def _pattern_compiles(cls, v: str | None) -> str | None:
-        if v is not None:
+    def _pattern_compiles(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None and not _stored(info):
             try:
-                re.compile(v)
-            except re.error as e:
-                raise ValueError(f"pattern is not a valid regular expression: {e}") from e
+                compile_pattern(v)
+            except PatternRefused as e:
+                raise ValueError(
+                    f"pattern is not a regular expression RE2 can run ({e}); patterns use "
+                    "RE2 syntax: no backreferences or lookaround (docs/api.md)") from e
         return v
 
     @model_validator(mode="after")
@@ -86,12 +112,49 @@ class SchemaIn(_Strict):
         return v
 
 
+def schema_problem(schema: SchemaIn) -> str | None:
+    """Why a schema the API is given cannot be accepted (400), or None.
+
+    Checked where a schema enters (``POST``/``PUT /v1/schemas``, an inline schema at submit)
+    rather than in the models' validators, so a schema stored before these rules existed
+    still loads in the worker and in the API.
+    """
+    for i, f in enumerate(schema.fields):
+        if f.values is not None and f.type is not FieldType.ENUM:
+            return (f"fields.{i}.values: only fields of type 'enum' take 'values'; field "
+                    f"'{f.name}' has type '{f.type.value}'")
+    return None
+
+
+def schema_size(schema: SchemaIn) -> int:
+    """Bytes of the schema's JSON as stored, compared with :data:`MAX_SCHEMA_BYTES` (413)."""
+    return len(orjson.dumps(schema.model_dump(mode="json")))
+
+
 class SchemaOut(BaseModel):
+    """A stored schema. ``version`` starts at 1 and grows with every ``PUT``; a job keeps the
+    fields it was submitted with whatever happens to the stored schema later."""
+
     id: str = Field(examples=["sch_3f9a0c2e1b7d4e8f"])
     object: Literal["schema"] = "schema"
     name: str
     fields: list[FieldSpec]
     created_at: str
+    version: int = 1
+    updated_at: str | None = None
+
+
+class SchemaList(BaseModel):
+    """``GET /v1/schemas``: the organization's schemas, oldest first (at most the quota)."""
+
+    object: Literal["list"] = "list"
+    data: list[SchemaOut]
+
+
+class SchemaDeleted(BaseModel):
+    id: str
+    object: Literal["schema"] = "schema"
+    deleted: Literal[True] = True
 
 
 class SchemaRef(BaseModel):
@@ -125,9 +188,12 @@ class DocumentIn(_Strict):
         return (self.text or "").encode("utf-8")
 
     def size(self) -> int:
-        """Decoded size in bytes, the unit of the per-document limit."""
+        """Decoded size in bytes, the unit of the per-document limit. Exact without decoding:
+        the base64 was validated (alphabet only, length a multiple of 4), and each ``=`` of
+        padding stands for one byte fewer."""
         if self.content_base64 is not None:
-            return len(self.content_base64) * 3 // 4
+            b64 = self.content_base64
+            return len(b64) * 3 // 4 - (len(b64) - len(b64.rstrip("=")))
         return len((self.text or "").encode("utf-8"))
 
 

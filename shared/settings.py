@@ -144,6 +144,21 @@ class Settings(BaseSettings):
         """Seconds to wait before each retry; its length is the number of retries."""
         return [float(x) for x in self.webhook_retry_schedule.split(",") if x.strip()]
 
+    # --- hostile clients (docs/api.md "Limits"; docs/reliability.md, bad input)
+    # Stored schemas per organization (POST /v1/schemas answers 422 past it; delete one).
+    max_schemas_per_org: int = Field(100, ge=1, le=10_000)
+    # Fair share of the held requests (SSE streams + waiting long polls) of one API process:
+    # one API key, and one organization, hold at most this many (429 past it); the last
+    # `held_reserve` are kept for organizations that hold none yet, so a new one can always
+    # open a stream while others use up the shared part (api.pubsub.ChangeFeed).
+    max_held_per_key: int = Field(128, ge=1, le=MAX_HELD_REQUESTS)
+    max_held_per_org: int = Field(256, ge=1, le=MAX_HELD_REQUESTS)
+    held_reserve: int = Field(64, ge=0, le=MAX_HELD_REQUESTS - 1)
+    # Failed authentications (unknown or unreadable key) per client address and window, per
+    # API process; past it the address gets 429 without any key lookup (api.auth).
+    auth_failure_limit: int = Field(100, ge=1)
+    auth_failure_window_seconds: int = Field(60, ge=1)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -8,19 +8,29 @@ deliveries waiting for an attempt, which workers sweep (``worker.webhooks``).
 Emission is Redis-only: it writes the event and its deliveries and marks them due, without a
 broker message. That keeps it callable from the API (cancel) as well as from workers, and lets
 the sweeper be the only place that turns due deliveries into Celery tasks, so no retry delay
-ever becomes a Celery countdown (``../shared/PITFALLS.md`` 2).
+ever becomes a Celery countdown (the Redis transport would deliver a task held past its
+visibility timeout a second time; see ``docs/webhooks.md``).
 
 Exactly once per transition: ``webhook_emit.lua`` sets the field ``<event>:<transition>`` of the
 job's ``emitted`` hash with HSETNX in the same script that creates the deliveries. The transition
 marker is the job's ``completed_at`` (``expires_at`` for ``job.expired``), which every emitter
 of the same transition reads alike. ``attempt_count`` would not do: a redelivered finalize
 bumps it, so the second emitter would see another value and emit a duplicate.
+
+Two signatures on every attempt: the contract's ``Jobgrid-Signature`` (hex HMAC of
+``"t.body"`` keyed with the whole secret string) and the Standard Webhooks one
+(``webhook-id``, ``webhook-timestamp``, ``webhook-signature: v1,<base64 HMAC of
+"id.timestamp.body">`` keyed with the bytes the ``whsec_`` secret encodes; see
+``standard_key``), which receivers can check with the ``standardwebhooks`` libraries.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -61,8 +71,12 @@ STATUS_EVENT: dict[JobStatus, str] = {v: k for k, v in EVENT_STATUS.items()}
 
 DELIVERIES_KEPT = 100
 SECRET_PREFIX = "whsec_"
+#: random bytes of a generated secret (Standard Webhooks asks for 24 to 64)
+SECRET_BYTES = 32
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 USER_AGENT = "jobgrid-webhooks/1"
 DeliveryStatus = Literal["pending", "succeeded", "failed"]
+RedeliverOutcome = Literal["ok", "missing", "pending"]
 
 
 # ------------------------------------------------------------------------------ models
@@ -97,9 +111,22 @@ class WebhookOut(BaseModel):
 
 
 class WebhookCreated(WebhookOut):
-    """The answer to a creation: the only time the secret is shown."""
+    """The answer to a creation: the only time the secret is shown.
 
-    secret: str
+    ``secret`` is what the contract fixes: the secret as given, or a generated ``whsec_``
+    one; ``Jobgrid-Signature`` is keyed with this whole string. ``standard_webhooks_secret``
+    is the same key in the ``whsec_<base64>`` form that Standard Webhooks libraries take;
+    it equals ``secret`` for generated secrets (see ``standard_secret``).
+    """
+
+    secret: str = Field(description="The secret as given, or a generated `whsec_` one; "
+                        "`Jobgrid-Signature` is keyed with this whole string. Shown only here.")
+    standard_webhooks_secret: str = Field(
+        description="The Standard Webhooks key (`webhook-signature`) in the `whsec_<base64>` "
+                    "form its libraries take: equal to `secret` when jobgrid generated it, "
+                    "else `whsec_` + base64 of the secret (unless it already is "
+                    "`whsec_<base64>`). Shown only here.",
+        examples=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwvhX3DTp3jbA="])
 
 
 class WebhookList(BaseModel):
@@ -129,6 +156,8 @@ class DeliveryOut(BaseModel):
     attempts: list[DeliveryAttempt]
     next_retry_at: str | None
     created_at: str
+    redelivery_of: str | None = Field(
+        default=None, description="For a redelivery, the id of the delivery it repeats.")
 
 
 class DeliveryList(BaseModel):
@@ -183,6 +212,7 @@ class Delivery:
     created_at: int
     body: bytes
     attempts: tuple[dict[str, Any], ...]
+    redelivery_of: str | None = None
 
     @classmethod
     def from_hash(cls, h: dict[str, str]) -> Delivery:
@@ -195,7 +225,7 @@ class Delivery:
                    type=h["type"], job_id=h["job_id"], status=status, attempt_count=n,
                    next_retry_at=int(h["next_retry_at"]) if h.get("next_retry_at") else None,
                    created_at=int(h["created_at"]), body=h.get("body", "").encode("utf-8"),
-                   attempts=attempts)
+                   attempts=attempts, redelivery_of=h.get("redelivery_of") or None)
 
     def out(self) -> DeliveryOut:
         return DeliveryOut(
@@ -205,12 +235,48 @@ class Delivery:
                                       error=a["error"], duration_ms=int(a["duration_ms"]))
                       for a in self.attempts],
             next_retry_at=iso_ms(self.next_retry_at), created_at=iso_ms(self.created_at) or "",
+            redelivery_of=self.redelivery_of,
         )
 
 
 # ----------------------------------------------------------------------------- signing
 def generate_secret() -> str:
-    return SECRET_PREFIX + secrets.token_urlsafe(32)
+    """``whsec_`` + standard base64 of 32 random bytes: one string that serves both
+    signatures (the whole string keys ``Jobgrid-Signature``, its bytes the standard one)."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii")
+
+
+def standard_key(secret: str) -> bytes:
+    """The HMAC key of the Standard Webhooks signature for a webhook's ``secret``.
+
+    A ``whsec_`` secret whose rest is standard base64 (padding optional) stands for the bytes
+    it encodes, as the Standard Webhooks libraries read it. Any other secret a client chose
+    (the contract allows any 16-256 printable characters) is used as its own UTF-8 bytes, so
+    a receiver can always derive the ``whsec_`` form from the secret it holds.
+    """
+    if secret.startswith(SECRET_PREFIX):
+        encoded = secret[len(SECRET_PREFIX):]
+        if _BASE64.fullmatch(encoded) and len(encoded.rstrip("=")) % 4 != 1:
+            bare = encoded.rstrip("=")
+            try:
+                key = base64.b64decode(bare + "=" * (-len(bare) % 4), validate=True)
+            except binascii.Error:  # pragma: no cover - the pattern and length rule it out
+                key = b""
+            if key:
+                return key
+    return secret.encode("utf-8")
+
+
+def standard_secret(secret: str) -> str:
+    """The ``whsec_<base64>`` form of ``standard_key(secret)``, what receivers give to a
+    Standard Webhooks library; equal to ``secret`` for every secret jobgrid generates."""
+    return SECRET_PREFIX + base64.b64encode(standard_key(secret)).decode("ascii")
+
+
+def standard_signature(msg_id: str, timestamp: int, body: bytes, key: bytes) -> str:
+    """The ``webhook-signature`` value: ``v1,`` + base64 HMAC-SHA256 of ``"id.timestamp.body"``."""
+    msg = f"{msg_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, msg, hashlib.sha256).digest()).decode("ascii")
 
 
 def new_id(prefix: str, nbytes: int = 12) -> str:
@@ -256,21 +322,29 @@ class WebhookStore:
     def count(self, org: str) -> int:
         return int(self.r.zcard(self.keys.org_webhooks(org)))
 
-    def create(self, org: str, req: WebhookCreate, created: int | None = None) -> WebhookCreated:
-        """Stores the webhook with its secret sealed; returns it with the clear secret."""
+    def create(self, org: str, req: WebhookCreate, created: int | None = None) -> \
+            WebhookCreated | None:
+        """Stores the webhook with its secret sealed; returns it with the clear secret, or
+        None when the organization already has ``webhook_max_per_org`` webhooks.
+
+        Counting and creating are one Lua step (``webhook_create.lua``): a count followed by
+        a separate write let 40 concurrent creations end with 17 webhooks under a cap of 16.
+        """
         created = created if created is not None else now_ms()
         secret = req.secret or generate_secret()
         wh_id = new_id("wh", 8)
         sealed = seal(secret, configured_keys(self.settings.webhook_secret_key))
-        record: dict[Any, str] = {"id": wh_id, "org": org, "url": req.url,
-                                  "events": ",".join(req.events), "secret": sealed,
-                                  "created_at": str(created)}
-        pipe = self.r.pipeline(transaction=True)
-        pipe.hset(self.keys.webhook(org, wh_id), mapping=record)
-        pipe.zadd(self.keys.org_webhooks(org), {wh_id: created})
-        pipe.execute()
+        record = {"id": wh_id, "org": org, "url": req.url, "events": ",".join(req.events),
+                  "secret": sealed, "created_at": str(created)}
+        fields = [part for pair in record.items() for part in pair]
+        done = script(self.r, "webhook_create")(
+            keys=[self.keys.org_webhooks(org), self.keys.webhook(org, wh_id)],
+            args=[self.settings.webhook_max_per_org, wh_id, created, *fields])
+        if int(done) != 1:
+            return None
         return WebhookCreated(id=wh_id, url=req.url, events=list(req.events),
-                              created_at=iso_ms(created) or "", secret=secret)
+                              created_at=iso_ms(created) or "", secret=secret,
+                              standard_webhooks_secret=standard_secret(secret))
 
     def get(self, org: str, wh_id: str) -> Webhook | None:
         h = _strings(self.r.hgetall(self.keys.webhook(org, wh_id)))
@@ -302,6 +376,27 @@ class WebhookStore:
     def delivery(self, delivery_id: str) -> Delivery | None:
         h = _strings(self.r.hgetall(self.keys.webhook_delivery(delivery_id)))
         return Delivery.from_hash(h) if h else None
+
+    def redeliver(self, hook: Webhook, delivery_id: str, now: int | None = None) -> \
+            tuple[RedeliverOutcome, Delivery | None]:
+        """Sends a finished delivery of ``hook`` again (``webhook_redeliver.lua``).
+
+        Returns ``("ok", the new delivery)``, or ``("missing", None)`` when the delivery is
+        unknown, expired or another webhook's, or ``("pending", None)`` while it still waits
+        for an attempt. The new delivery has a new id, the same event id and body, and is
+        due now; the sweeper sends it like any other.
+        """
+        now = now if now is not None else now_ms()
+        k = self.keys
+        new = new_id("dlv")
+        outcome = str(script(self.r, "webhook_redeliver")(
+            keys=[k.webhook_delivery(delivery_id), k.webhook_delivery(new),
+                  k.webhook_deliveries(hook.id), k.webhooks_due],
+            args=[delivery_id, new, hook.id, hook.org, now, delivery_ttl_ms(self.settings),
+                  DELIVERIES_KEPT]))
+        if outcome == "ok":
+            return "ok", self.delivery(new)
+        return ("pending" if outcome == "pending" else "missing"), None
 
     def deliveries(self, wh_id: str, limit: int = DELIVERIES_KEPT) -> list[Delivery]:
         """The webhook's most recent deliveries, newest first."""

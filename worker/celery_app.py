@@ -26,6 +26,18 @@ def _check_extractor(**_: Any) -> None:
     load_extractor(get_settings().extractor)
 
 
+@worker_init.connect
+def _check_redis_version(**_: Any) -> None:
+    """Refuse a Redis older than the oldest supported version, naming both, before consuming.
+    SystemExit, because Celery logs and swallows a receiver's ordinary exceptions."""
+    from shared.redis_client import RedisVersionError, redis_from_settings
+
+    try:
+        redis_from_settings(get_settings()).close()
+    except RedisVersionError as e:
+        raise SystemExit(f"error: {e}") from None
+
+
 def _flush_metrics(**_: object) -> None:
     """A pool process's last second of buffered counts, written before it exits."""
     from worker import metrics

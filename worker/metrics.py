@@ -13,12 +13,7 @@ when something changed). A failed flush (Redis down) puts its deltas back, so an
 delays counts but never loses or doubles them; a process killed with SIGKILL loses at most
 the last interval's observations, which is acceptable for rate metrics.
 
-Keys (to be listed in ``shared/keys.py``'s table):
-
-| key                                   | type | TTL  | written by        |
-| ------------------------------------- | ---- | ---- | ----------------- |
-| ``{p}:metrics:counters``              | hash | none | workers (flush)   |
-| ``{p}:metrics:extraction_seconds``    | hash | none | workers (flush)   |
+Keys, fields and buckets: ``shared/metric_keys.py`` (the API reads them from there).
 
 Wiring (the lead's): ``document_recorded`` after each first-time ``record_document`` and
 ``extraction_timer`` around ``extractor.extract`` in ``worker/pipeline.py``.
@@ -33,63 +28,23 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import redis
+
+from shared.metric_keys import (
+    CELLS_EMPTY,
+    CELLS_FILLED,
+    COUNT_FIELD,
+    DOCUMENTS_COMPLETED,
+    DOCUMENTS_FAILED,
+    SUM_FIELD,
+    bucket_for,
+    metric_keys,
+)
 
 log = logging.getLogger("jobgrid.worker.metrics")
 
 FLUSH_INTERVAL_SECONDS = 1.0
-
-#: Upper bounds (seconds) of the extraction histogram: a regex pass takes milliseconds, an
-#: LLM call seconds to minutes (the soft time limit defaults to 300 s).
-EXTRACTION_BUCKETS: tuple[float, ...] = (
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
-)
-INF_BUCKET = "le:+Inf"
-
-DOCUMENTS_COMPLETED = "documents_completed"
-DOCUMENTS_FAILED = "documents_failed"
-CELLS_FILLED = "cells_filled"
-CELLS_EMPTY = "cells_empty"
-COUNTER_FIELDS = (DOCUMENTS_COMPLETED, DOCUMENTS_FAILED, CELLS_FILLED, CELLS_EMPTY)
-SUM_FIELD = "sum"
-COUNT_FIELD = "count"
-
-
-@dataclass(frozen=True, slots=True)
-class MetricKeys:
-    """The Redis keys of the metrics, shared by the workers (writers) and the API (reader)."""
-
-    counters: str
-    extraction: str
-    census: str
-    census_work: str
-    census_lock: str
-
-
-def metric_keys(prefix: str) -> MetricKeys:
-    base = f"{prefix}:metrics"
-    return MetricKeys(
-        counters=f"{base}:counters",
-        extraction=f"{base}:extraction_seconds",
-        census=f"{base}:jobs_by_status",
-        census_work=f"{base}:census_work",
-        census_lock=f"{base}:census_lock",
-    )
-
-
-def bucket_field(bound: float) -> str:
-    """The hash field of one histogram bucket, e.g. ``le:0.25``."""
-    return f"le:{bound:g}"
-
-
-def bucket_for(seconds: float) -> str:
-    """The field of the smallest bucket holding ``seconds`` (buckets are stored uncumulated)."""
-    for bound in EXTRACTION_BUCKETS:
-        if seconds <= bound:
-            return bucket_field(bound)
-    return INF_BUCKET
 
 
 class MetricsBuffer:

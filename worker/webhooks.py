@@ -13,11 +13,14 @@ How a delivery travels (the Celery side is ``worker.webhook_tasks``):
 
 So every retry delay, the 4 h one included, waits in a Redis sorted set, never in the broker:
 no countdown or ETA can outlive the Redis transport's ``visibility_timeout`` and be delivered
-twice (``../shared/PITFALLS.md`` 2). A worker that dies mid-attempt leaves the delivery
+twice. A worker that dies mid-attempt leaves the delivery
 claimed; the lease runs out and the sweeper sends it again. Duplicated or redelivered tasks
 are harmless: a task carries the number of attempts it expects to find, and only the first
 task to record an attempt from that number counts. Receivers still see a delivery at least
 once, not exactly once, and dedupe on ``Jobgrid-Delivery-Id``.
+
+A redelivery (``POST .../deliveries/{id}/redeliver``) is a new delivery of the same event,
+written due by ``WebhookStore.redeliver``; from then on it travels the same way.
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ from shared.webhooks import (
     emit_job_event,
     script,
     signature_header,
+    standard_key,
+    standard_signature,
 )
 
 log = logging.getLogger("jobgrid.webhooks")
@@ -155,19 +160,30 @@ def post(target: Target, body: bytes, headers: dict[str, str], timeout: float) -
         error = f"{kind}: {reason}"
     except (OSError, http.client.HTTPException) as e:
         error = f"connection_error: {e.__class__.__name__}: {e}"
+    except ValueError as e:  # a URL the request line cannot hold (registration refuses those)
+        error = f"invalid_url: {e.__class__.__name__}: {e}"
     duration = int((time.monotonic() - started) * 1000)
     return HttpResult(code, _short(error) if error else None, duration)
 
 
 # ----------------------------------------------------------------------------- delivery
 def delivery_headers(d: Delivery, secret: str, timestamp: int) -> dict[str, str]:
-    """The headers of one attempt; only the signature's timestamp changes between attempts."""
+    """The headers of one attempt; only the signatures' timestamp changes between attempts.
+
+    Both signatures use the same timestamp. ``webhook-id`` is the event id: the Standard
+    Webhooks message id stays the same when a message is sent again (retries, redeliveries),
+    while ``Jobgrid-Delivery-Id`` is new for a redelivery.
+    """
     return {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "Jobgrid-Event": d.type,
         "Jobgrid-Delivery-Id": d.id,
         "Jobgrid-Signature": signature_header(d.body, secret, timestamp),
+        "webhook-id": d.event_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": standard_signature(d.event_id, timestamp, d.body,
+                                                standard_key(secret)),
     }
 
 

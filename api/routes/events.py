@@ -131,7 +131,8 @@ def job_events(job_id: str) -> Response:
     push = push_for(current_app, services().settings)
     stack = ExitStack()
     try:
-        watch = stack.enter_context(push.feed.watch(job_id))  # before the read
+        watch = stack.enter_context(push.feed.watch(  # before the read
+            job_id, (principal.org, principal.key_id)))
         h = read_hashes(principal, [job_id], push.scripts)[0]
         if h.get("org") != principal.org:
             raise not_found(job_id)

@@ -14,7 +14,9 @@ from api.http import json_response, parse_job_id, read_body
 from api.lookup import full_job, not_found, owned_job
 from api.services import Services, services
 from api.submit import submit
+from shared.clock import now_ms
 from shared.errors import Conflict, Unavailable, Unprocessable
+from shared.jobview import effective_status
 from shared.status import JobStatus, Phase
 from shared.webhooks import JOB_CANCELLED, emit_job_event
 
@@ -60,13 +62,17 @@ def get_job(job_id: str) -> Response:
 def cancel_job(job_id: str) -> Response:
     """Sets the cancel flag; workers check it before each document. 409 once terminal."""
     svc, org, job_id = services(), current_principal().org, parse_job_id(job_id)
-    owned_job(svc, job_id, org)
+    h = owned_job(svc, job_id, org)
     t = svc.store.transition(job_id, org, CANCELLABLE, status=JobStatus.CANCELLED,
                              extra={"cancelled": "1"})
     if not t.ok:
         if t.detail == "gone":
             raise not_found(job_id)
-        raise Conflict(f"job {job_id} is already {t.detail}; only validating, queued or "
+        # the stored status of an expired job is still the one it ended in: say expired
+        state = {**h, "status": t.detail}
+        known = t.detail in {str(v) for v in JobStatus}
+        shown = effective_status(state, now_ms()) if known else t.detail
+        raise Conflict(f"job {job_id} is already {shown}; only validating, queued or "
                        "in_progress jobs can be cancelled")
     try:
         emit_job_event(svc.store, job_id, org, JOB_CANCELLED)

@@ -43,13 +43,15 @@ def load(svc: Services, job_id: str, org: str) -> tuple[dict[str, str], dict[str
 
 def schema_object(svc: Services, org: str, h: dict[str, str],
                   snapshot: dict[str, Any]) -> dict[str, Any]:
-    """The job's schema snapshot; for a stored schema, the stored object (with its id)."""
+    """The job's schema snapshot; for a stored schema, the stored object (with its id) while
+    it still holds the fields the job ran with (not after a ``PUT`` or ``DELETE``)."""
     schema_id = h.get("schema_id")
     if schema_id:
         stored = svc.redis.get(svc.keys.schema(org, schema_id))
         if stored:
             out: dict[str, Any] = orjson.loads(stored)
-            return out
+            if out.get("name") == snapshot["name"] and out.get("fields") == snapshot["fields"]:
+                return out
     return {"name": snapshot["name"], "fields": snapshot["fields"]}
 
 

@@ -130,7 +130,8 @@ def job_status(job_id: str) -> Response:
 def long_poll(principal: Principal, job_id: str, poll: LongPoll) -> Response:
     settings = services().settings
     push = push_for(current_app, settings)
-    with push.feed.watch(job_id) as watch:  # before the read: no change can slip between
+    # before the read: no change can slip between
+    with push.feed.watch(job_id, (principal.org, principal.key_id)) as watch:
         h = read_hashes(principal, [job_id], push.scripts)[0]
         if h.get("org") != principal.org:
             raise not_found(job_id)

@@ -1,8 +1,10 @@
-"""``/v1/webhooks``: register, list, delete webhooks and read their delivery log.
+"""``/v1/webhooks``: register, list, delete webhooks, read their delivery log, redeliver.
 
 A webhook belongs to one organization; another organization's webhook id answers 404 like an
-unknown one. The signing secret is shown once, in the answer to the creation. The URL is
-checked against the SSRF policy (``shared.webhook_urls``) here and again before every attempt.
+unknown one, and so does a delivery id that is not one of the webhook's. The signing secret
+is shown once, in the answer to the creation. The URL is checked against the SSRF policy
+(``shared.webhook_urls``) here and again before every attempt. Every route is counted by the
+per-key rate limit like any other ``/v1`` request.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from flask import Blueprint, Response
 from api.auth import current_principal
 from api.http import json_body, json_response
 from api.services import services
-from shared.errors import NotFound, Unprocessable, ValidationFailed
+from shared.errors import Conflict, NotFound, Unprocessable, ValidationFailed
 from shared.webhook_urls import UrlRefused, resolve_target
 from shared.webhooks import (
+    Delivery,
     DeliveryList,
     Webhook,
     WebhookCreate,
@@ -28,6 +31,7 @@ from shared.webhooks import (
 bp = Blueprint("webhooks", __name__)
 
 _WEBHOOK_ID = re.compile(r"^wh_[0-9a-f]{16}$")
+_DELIVERY_ID = re.compile(r"^dlv_[0-9a-f]{24}$")
 
 
 def _store() -> WebhookStore:
@@ -43,6 +47,18 @@ def _owned(store: WebhookStore, org: str, webhook_id: str) -> Webhook:
     return hook
 
 
+def _no_delivery(delivery_id: str) -> NotFound:
+    return NotFound(f"no delivery {delivery_id[:80]} for this webhook")
+
+
+def _delivery_of(store: WebhookStore, hook: Webhook, delivery_id: str) -> Delivery:
+    """The webhook's delivery, or 404 (malformed, expired and other webhooks' ids included)."""
+    d = store.delivery(delivery_id) if _DELIVERY_ID.match(delivery_id) else None
+    if d is None or d.webhook_id != hook.id or d.org != hook.org:
+        raise _no_delivery(delivery_id)
+    return d
+
+
 @bp.post("/v1/webhooks")
 def create_webhook() -> Response:
     """201 with the webhook and its secret (the only time the secret is shown)."""
@@ -52,10 +68,10 @@ def create_webhook() -> Response:
         resolve_target(req.url, allow_private=svc.settings.webhook_allow_private)
     except UrlRefused as e:
         raise ValidationFailed(f"url: {e}") from e
-    if store.count(org) >= svc.settings.webhook_max_per_org:
+    created = store.create(org, req)  # counts and creates atomically
+    if created is None:
         raise Unprocessable(f"this organization already has {svc.settings.webhook_max_per_org} "
                             "webhooks, the maximum; delete one first")
-    created = store.create(org, req)
     return json_response(created.model_dump(mode="json"), 201,
                          {"Location": f"/v1/webhooks/{created.id}"})
 
@@ -89,3 +105,32 @@ def list_deliveries(webhook_id: str) -> Response:
     hook = _owned(store, current_principal().org, webhook_id)
     deliveries = [d.out() for d in store.deliveries(hook.id)]
     return json_response(DeliveryList(data=deliveries).model_dump(mode="json"))
+
+
+@bp.get("/v1/webhooks/<webhook_id>/deliveries/<delivery_id>")
+def get_delivery(webhook_id: str, delivery_id: str) -> Response:
+    """One delivery with its attempts (to follow a redelivery)."""
+    store = _store()
+    hook = _owned(store, current_principal().org, webhook_id)
+    return json_response(_delivery_of(store, hook, delivery_id).out().model_dump(mode="json"))
+
+
+@bp.post("/v1/webhooks/<webhook_id>/deliveries/<delivery_id>/redeliver")
+def redeliver(webhook_id: str, delivery_id: str) -> Response:
+    """202 with a new delivery of the same event (same event id and body), due now.
+
+    Any request body is ignored. 404 for an unknown, expired or foreign delivery; 409 while
+    the delivery is still pending (its next retry would race the copy).
+    """
+    store = _store()
+    hook = _owned(store, current_principal().org, webhook_id)
+    original = _delivery_of(store, hook, delivery_id)
+    outcome, new = store.redeliver(hook, original.id)
+    if outcome == "pending":
+        raise Conflict(f"delivery {original.id} is still pending (next attempt at "
+                       f"{original.out().next_retry_at or 'once a worker picks it up'}); "
+                       "redeliver it once it has succeeded or failed")
+    if new is None:  # expired or webhook deleted between the read and the script
+        raise _no_delivery(delivery_id)
+    return json_response(new.out().model_dump(mode="json"), 202, {
+        "Location": f"/v1/webhooks/{hook.id}/deliveries/{new.id}"})

@@ -366,3 +366,115 @@ def test_unknown_keys_are_401_and_not_echoed(api: Api, key: str) -> None:
     assert_error(resp, 401)
     if len(key) >= 8:
         assert key not in resp.text
+
+
+# ----------------------------------------------- patterns, control characters, padding
+#: Pieces regular expressions are made of, RE2-runnable or not (backreferences, lookaround,
+#: huge repetition counts), so generated patterns hit both sides of the RE2 check.
+REGEX_PIECES = ["a", "b", "(", ")", "+", "*", "?", "|", ".", "^", "$", "[a-z]", "[", "]",
+                "{2}", "{2,5}", "{1001}", r"\d", r"\w", r"\b", r"\1", "(?=", "(?!", "(?<=",
+                "(?P<n>", "(?P=n)", "(?i)", "(?:", r"\Z", r"\z", "++", "\\"]
+patterns = st.lists(st.sampled_from(REGEX_PIECES), min_size=1, max_size=12).map("".join) \
+    | st.text(max_size=30)
+control_chars = st.text(alphabet=st.characters(codec="utf-8", categories=["Cc"]),
+                        min_size=1, max_size=3)
+with_control = st.builds(lambda a, c, b: a + c + b, st.text(max_size=6), control_chars,
+                         st.text(max_size=6))
+
+
+def _re2_runs(pattern: str) -> bool:
+    from shared.patterns import PatternRefused, compile_pattern
+
+    try:
+        compile_pattern(pattern)
+    except PatternRefused:
+        return False
+    return True
+
+
+@BOUNDED
+@given(pattern=patterns)
+def test_generated_patterns_are_accepted_exactly_when_re2_runs_them(api: Api,
+                                                                    pattern: str) -> None:
+    """A pattern reaches the worker only if RE2 (linear time) can run it; every other one is
+    a 400 naming RE2, and nothing is stored."""
+    body = valid_body()
+    body["schema"]["fields"][2]["pattern"] = pattern
+    if _re2_runs(pattern):
+        resp = api.request("POST", "/v1/jobs", json=body)
+        assert resp.status_code == 202, resp.text
+        return
+    resp = submit_rejected(api, 400, json=body)
+    assert "RE2" in resp.json()["error"]["message"]
+
+
+@BOUNDED
+@given(value=with_control, where=st.sampled_from(["field", "filename", "name", "metadata",
+                                                   "schema_name", "metadata_key"]))
+def test_control_characters_are_refused_or_stored_harmlessly(api: Api, value: str,
+                                                              where: str) -> None:
+    """A control character in a field name is always 400 (a full match of the name rule);
+    elsewhere it is data: accepted or refused cleanly, never a 5xx."""
+    body = valid_body()
+    if where == "field":
+        body["schema"]["fields"][0]["name"] = "f" + value
+        submit_rejected(api, 400, json=body)
+        return
+    if where == "filename":
+        body["documents"][0]["filename"] = value
+    elif where == "name":
+        body["name"] = value
+    elif where == "schema_name":
+        body["schema"]["name"] = value
+    elif where == "metadata":
+        body["metadata"] = {"k": value}
+    else:
+        body["metadata"] = {value: "v"}
+    before = api.stored()
+    resp = api.request("POST", "/v1/jobs", json=body)
+    if resp.status_code == 202:
+        job = api.request("GET", f"/v1/jobs/{resp.json()['id']}")
+        assert job.status_code == 200
+        return
+    assert_error(resp, 400)
+    assert api.stored() == before
+
+
+@BOUNDED
+@given(value=control_chars, header=st.sampled_from(["Api-Key", "Authorization", "X-Request-Id"]))
+def test_control_characters_in_headers_never_reach_a_5xx(api: Api, value: str,
+                                                          header: str) -> None:
+    """granian itself refuses most control characters in a header with a bare 400 (its
+    documented limit); what it lets through (a tab) reaches the app and gets JSON."""
+    host, port = "127.0.0.1", int(api.server.url.rsplit(":", 1)[1])
+    raw = (f"GET /v1/jobs HTTP/1.1\r\nHost: {host}\r\n{header}: x{value}y\r\n"
+           "Connection: close\r\n\r\n").encode()
+    with socket.create_connection((host, port), timeout=10) as s:
+        s.sendall(raw)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    status = int(data.split(b" ", 2)[1])
+    assert status in (200, 400, 401), data[:300]
+    if status != 400 or b"\r\n\r\n{" in data:
+        body = orjson.loads(data.partition(b"\r\n\r\n")[2])
+        assert ("error" in body) == (status != 200)
+
+
+@BOUNDED
+@given(n=st.integers(LIMITS["max_document_bytes"] - 6, LIMITS["max_document_bytes"] + 6)
+       | st.integers(1, 2 * LIMITS["max_document_bytes"]),
+       fill=st.binary(min_size=1, max_size=1))
+def test_base64_size_counts_the_padding(api: Api, n: int, fill: bytes) -> None:
+    """Accepted exactly when the decoded size is within the limit, whatever padding the
+    encoding needs; a 413 names the decoded size."""
+    limit = LIMITS["max_document_bytes"]
+    body = valid_body()
+    body["documents"][1] = {"filename": "b.bin", "mime_type": "application/octet-stream",
+                            "content_base64": base64.b64encode(fill * n).decode()}
+    if n <= limit:
+        resp = api.request("POST", "/v1/jobs", json=body)
+        assert resp.status_code == 202, resp.text
+        return
+    resp = submit_rejected(api, 413, json=body)
+    assert f"is {n} bytes decoded; the limit is {limit}" in resp.json()["error"]["message"]

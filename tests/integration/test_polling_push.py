@@ -476,7 +476,8 @@ def test_held_requests_past_the_cap_are_503_and_a_gone_client_frees_its_thread(
     closes the stream's iterator once a heartbeat finds the socket closed)."""
     from shared.apikeys import create_api_key
 
-    env = make_settings(isolated=True, sse_heartbeat_seconds=HEARTBEAT, max_held_requests=2)
+    env = make_settings(isolated=True, sse_heartbeat_seconds=HEARTBEAT, max_held_requests=2,
+                        held_reserve=0)  # one key may fill it (shares: test_hostile_clients)
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     key = create_api_key(client, env.settings, f"org_{uuid.uuid4().hex[:8]}", "pytest")
     api = ProductionApi(env, tmp_path / "api.log", workers=1).start()

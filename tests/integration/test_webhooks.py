@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import redis
-from support.env import ORG_A, SettingsEnv
+from support.env import API_KEY_A, API_KEY_B, ORG_A, SettingsEnv
 from support.payloads import job_body
 from support.servers import ApiClient, ApiServer, ProcessSet
 
@@ -299,3 +299,181 @@ def test_private_url_is_refused_when_not_allowed(api_client: ApiClient) -> None:
     resp = api_client.post("/v1/webhooks", json={"url": "https://example.com/h",
                                                  "events": ["job.finished"]})
     assert resp.status_code == 400 and resp.json()["error"]["code"] == "validation_error"
+
+
+# ------------------------------------------------------------- Standard Webhooks (17.2)
+def _standard_headers(r: Received) -> dict[str, str]:
+    """The ``webhook-*`` headers, names capitalized (HTTP header names are case-insensitive)."""
+    return {k.title(): v for k, v in r.headers.items() if k.lower().startswith("webhook-")}
+
+
+def test_standard_webhooks_library_verifies_real_deliveries(
+        client: ApiClient, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both signatures of real deliveries: the contract's with ``secret``, Standard Webhooks
+    with the ``standardwebhooks`` library from PyPI and ``standard_webhooks_secret``, for a
+    generated secret and for one the client chose."""
+    from standardwebhooks import webhooks as sw
+
+    generated = register(client, receiver.url("/std-gen"), ["job.completed"])
+    resp = client.post("/v1/webhooks", json={"url": receiver.url("/std-own"),
+                                             "events": ["job.completed"],
+                                             "secret": "a-secret-the-client-chose"})
+    assert resp.status_code == 201, resp.text
+    own = resp.json()
+    assert generated["standard_webhooks_secret"] == generated["secret"]
+    assert own["secret"] == "a-secret-the-client-chose"
+    assert own["standard_webhooks_secret"].startswith("whsec_")
+    run_job(client)
+    for hook, path in ((generated, "/std-gen"), (own, "/std-own")):
+        got = wait_for(lambda p=path: receiver.at(p), 30, f"a delivery at {path}")[0]
+        std = _standard_headers(got)
+        assert {k.lower() for k in std} == {"webhook-id", "webhook-timestamp",
+                                            "webhook-signature"}
+        lower = {k.lower(): v for k, v in std.items()}
+        assert lower["webhook-id"] == got.event["id"]  # the event id
+        assert got.headers["Jobgrid-Signature"].startswith(f"t={lower['webhook-timestamp']},")
+        verifier = sw.Webhook(hook["standard_webhooks_secret"])
+        assert verifier.verify(got.body, got.headers) == got.event
+        assert verify(got.body, got.headers["Jobgrid-Signature"], hook["secret"])
+        # a tampered body is refused by both schemes
+        tampered = got.body.replace(b'"completed"', b'"failed"')
+        assert tampered != got.body
+        with pytest.raises(sw.WebhookVerificationError, match="No matching signature"):
+            verifier.verify(tampered, got.headers)
+        assert not verify(tampered, got.headers["Jobgrid-Signature"], hook["secret"])
+
+    # the same real delivery replayed ten minutes later: its timestamp is stale
+    real_datetime = sw.datetime
+
+    class Later(real_datetime):  # type: ignore[misc, valid-type]
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return real_datetime.now(tz) + sw.timedelta(minutes=10)
+
+    got = receiver.at("/std-gen")[0]
+    monkeypatch.setattr(sw, "datetime", Later)
+    with pytest.raises(sw.WebhookVerificationError, match="too old"):
+        sw.Webhook(generated["standard_webhooks_secret"]).verify(got.body, got.headers)
+    from jobgrid.webhooks import check_standard_signature
+    ts = int({k.lower(): v for k, v in got.headers.items()}["webhook-timestamp"])
+    with pytest.raises(ValueError, match="tolerance"):
+        check_standard_signature(got.body, got.headers, generated["secret"], now=ts + 600)
+
+
+# ----------------------------------------------------------------------- redelivery (17.3)
+def test_redeliver_sends_the_same_event_again(client: ApiClient, receiver: Receiver,
+                                              stack: Stack) -> None:
+    from standardwebhooks import webhooks as sw
+
+    from jobgrid.cli import run as cli_run
+
+    hook = register(client, receiver.url("/again"), ["job.completed"])
+    run_job(client)
+    first = settled(client, hook["id"])[0]
+    assert first["status"] == "succeeded" and first["redelivery_of"] is None
+    resp = client.post(f"/v1/webhooks/{hook['id']}/deliveries/{first['id']}/redeliver")
+    assert resp.status_code == 202, resp.text
+    new = resp.json()
+    assert new["redelivery_of"] == first["id"] and new["event_id"] == first["event_id"]
+    assert resp.headers["Location"].endswith(f"/deliveries/{new['id']}")
+    assert "X-RateLimit-Remaining" in resp.headers
+    got = wait_for(lambda: len(receiver.at("/again")) >= 2 and receiver.at("/again"), 30,
+                   "the redelivery")
+    original, again = got
+    assert again.body == original.body  # same event, same bytes
+    assert again.headers["Jobgrid-Delivery-Id"] == new["id"] != first["id"]
+    assert _standard_headers(again)["Webhook-Id"] == first["event_id"]
+    assert _standard_headers(original)["Webhook-Id"] == first["event_id"]
+    assert sw.Webhook(hook["standard_webhooks_secret"]).verify(again.body, again.headers)
+    assert verify(again.body, again.headers["Jobgrid-Signature"], hook["secret"])
+    listed = settled(client, hook["id"], 2)
+    assert [(d["id"], d["redelivery_of"], d["status"]) for d in listed] == [
+        (new["id"], first["id"], "succeeded"), (first["id"], None, "succeeded")]
+    _validate("DeliveryList", {"object": "list", "data": listed})
+    _validate("DeliveryOut", new)
+    _validate("WebhookCreated", hook)
+
+    # the CLI: redeliver and wait for the attempt; exit 0 when it succeeded
+    base = ["--url", stack.api.url, "--api-key", API_KEY_A]
+    assert cli_run(["webhooks", "redeliver", hook["id"], first["id"], "--wait", *base]) == 0
+    assert len(settled(client, hook["id"], 3)) == 3
+    receiver.answers["/again"] = [500]  # exit 1 when the first attempt fails (then retried)
+    assert cli_run(["webhooks", "redeliver", hook["id"], first["id"], "--wait", *base]) == 1
+    assert [d["status"] for d in settled(client, hook["id"], 4)] == ["succeeded"] * 4
+    assert cli_run(["webhooks", "deliveries", hook["id"], *base]) == 0
+    assert cli_run(["webhooks", "list", *base]) == 0
+    # an error is one line and exit 2 (404 here: another organization's webhook)
+    assert cli_run(["webhooks", "redeliver", hook["id"], first["id"], "--url",
+                    stack.api.url, "--api-key", API_KEY_B]) == 2
+
+    # across organizations: 404, and nothing is sent
+    other = stack.api.client(API_KEY_B)
+    try:
+        r = other.post(f"/v1/webhooks/{hook['id']}/deliveries/{first['id']}/redeliver")
+        assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+        r = other.get(f"/v1/webhooks/{hook['id']}/deliveries/{first['id']}")
+        assert r.status_code == 404
+    finally:
+        other.close()
+    time.sleep(1.0)
+    assert len(receiver.at("/again")) == 5  # original, 3 redeliveries, 1 retry
+
+
+def test_redeliver_of_a_pending_delivery_is_409(client: ApiClient) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    hook = register(client, f"http://127.0.0.1:{port}/down", ["job.completed"])
+    run_job(client)
+
+    def pending() -> dict[str, Any] | None:
+        ds = deliveries(client, hook["id"])
+        return ds[0] if ds and ds[0]["status"] == "pending" else None
+    d = wait_for(pending, 30, "a pending delivery")
+    r = client.post(f"/v1/webhooks/{hook['id']}/deliveries/{d['id']}/redeliver")
+    assert r.status_code == 409 and r.json()["error"]["code"] == "conflict", r.text
+    assert client.delete(f"/v1/webhooks/{hook['id']}").status_code == 200
+
+
+def _validate(model: str, payload: Any) -> None:
+    import jsonschema_rs
+
+    from api.openapi import document
+    root = {"components": document()["components"],
+            "$ref": f"#/components/schemas/{model}"}
+    errors = list(jsonschema_rs.Draft202012Validator(root).iter_errors(payload))
+    assert not errors, f"{model}: {errors}"
+
+
+# ------------------------------------------------------------------ the per-org cap (15.8)
+def _create_at_once(c: ApiClient, barrier: threading.Barrier, codes: list[int]) -> None:
+    barrier.wait()
+    codes.append(c.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/cap",
+                                              "events": ["job.failed"]}).status_code)
+
+
+def test_concurrent_creates_never_exceed_the_cap(stack: Stack) -> None:
+    """40 creations at once against the real server (2 processes × 16 threads), three times:
+    the report saw 17 webhooks under a cap of 16 in one of three trials."""
+    cap = stack.settings.webhook_max_per_org
+    assert cap == 16  # the production default
+    clients = [stack.api.client(API_KEY_B) for _ in range(40)]
+    try:
+        for trial in range(3):
+            barrier = threading.Barrier(len(clients))
+            codes: list[int] = []
+
+            threads = [threading.Thread(target=_create_at_once, args=(c, barrier, codes))
+                       for c in clients]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            listed = clients[0].get("/v1/webhooks").json()["data"]
+            assert (sorted(codes), len(listed)) == ([201] * cap + [422] * (40 - cap), cap), \
+                f"trial {trial}"
+            for h in listed:
+                assert clients[0].delete(f"/v1/webhooks/{h['id']}").status_code == 200
+    finally:
+        for c in clients:
+            c.close()

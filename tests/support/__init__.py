@@ -8,5 +8,6 @@
 
 Modules: ``env`` (settings <-> JOBGRID_* env), ``redis_tools`` (finding Redis, prefix cleanup),
 ``servers`` (API server/Celery subprocesses), ``logs`` (logs in failure reports),
-``payloads`` (request bodies).
+``payloads`` (request bodies), ``layering`` (import graph, cycles and outside
+references; ``python -m tests.support.layering``).
 """

@@ -29,6 +29,9 @@ DEFAULT_TEST_SETTINGS: dict[str, Any] = {
     "api_key_cache_seconds": 0.0,
     "retry_backoff_base": 0.1,
     "retry_backoff_max": 1.0,
+    # every test client is 127.0.0.1: the suite's deliberate 401s would share one address's
+    # failed-authentication budget (tests/integration/test_hostile_clients.py runs the default)
+    "auth_failure_limit": 1_000_000,
 }
 
 

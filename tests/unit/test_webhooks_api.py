@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from typing import Any
 
@@ -62,10 +63,14 @@ def test_create_shows_the_secret_once(client: FlaskClient) -> None:
     r = _create(client, events=["job.completed", "job.failed", "job.completed"])
     assert r.status_code == 201, r.get_json()
     body = r.get_json()
-    assert set(body) == {"id", "object", "url", "events", "secret", "created_at"}
+    assert set(body) == {"id", "object", "url", "events", "secret", "standard_webhooks_secret",
+                         "created_at"}
     assert body["id"].startswith("wh_") and body["object"] == "webhook"
     assert body["events"] == ["job.completed", "job.failed"]
     assert body["secret"].startswith("whsec_")
+    # a generated secret serves both signatures: one string, shown in both fields
+    assert body["standard_webhooks_secret"] == body["secret"]
+    assert len(base64.b64decode(body["secret"].removeprefix("whsec_"), validate=True)) == 32
     assert body["created_at"].endswith("Z")
     assert r.headers["Location"] == f"/v1/webhooks/{body['id']}"
     listed = client.get("/v1/webhooks", headers=_h()).get_json()
@@ -79,6 +84,12 @@ def test_create_shows_the_secret_once(client: FlaskClient) -> None:
 def test_own_secret_is_kept(client: FlaskClient) -> None:
     r = _create(client, secret="my-own-secret-of-16+")
     assert r.status_code == 201 and r.get_json()["secret"] == "my-own-secret-of-16+"
+    # its Standard Webhooks form: the secret's own bytes, base64 encoded behind whsec_
+    assert r.get_json()["standard_webhooks_secret"] == \
+        "whsec_" + base64.b64encode(b"my-own-secret-of-16+").decode()
+    own = "whsec_" + base64.b64encode(b"k" * 24).decode()
+    r = _create(client, secret=own)
+    assert r.get_json()["secret"] == r.get_json()["standard_webhooks_secret"] == own
 
 
 @pytest.mark.parametrize("body, fragment", [
@@ -95,6 +106,12 @@ def test_own_secret_is_kept(client: FlaskClient) -> None:
     ({"url": "http://169.254.169.254/latest"}, "non-public"),
     ({"url": "http://localhost:5000/hook"}, "local name"),
     ({"url": "https://db.internal/hook"}, "10.0.0.7"),
+    # issue 15.9: a control character, port 0, 6to4 of loopback
+    ({"url": "https://hooks.example.com/a\x01b"}, "control characters"),
+    ({"url": "https://hooks.example.com/a\nb"}, "control characters"),
+    ({"url": "https://hooks.example.com:0/hook"}, "port must be between 1 and 65535"),
+    ({"url": "http://[2002:7f00:1::]/"}, "carries 127.0.0.1"),
+    ({"url": "http://[64:ff9b::a9fe:a9fe]/"}, "carries 169.254.169.254"),
 ])
 def test_invalid_webhooks_are_400_validation_error(client: FlaskClient, body: dict[str, Any],
                                                    fragment: str) -> None:
@@ -161,7 +178,8 @@ def test_deliveries_list_newest_first(client: FlaskClient, app: Flask) -> None:
     assert [d["id"] for d in data["data"]] == ["dlv_1", "dlv_0"]
     pending = data["data"][0]
     assert set(pending) == {"id", "event_id", "type", "job_id", "status", "attempts",
-                            "next_retry_at", "created_at"}
+                            "next_retry_at", "created_at", "redelivery_of"}
+    assert pending["redelivery_of"] is None
     assert pending["status"] == "pending"
     assert pending["next_retry_at"] == "2023-11-14T22:14:20.000Z"
     assert pending["attempts"] == [{"at": "2023-11-14T22:13:20.000Z", "status_code": 500,

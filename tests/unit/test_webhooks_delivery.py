@@ -309,3 +309,13 @@ def test_post_reports_a_refused_connection() -> None:
     r = post(_target(port, "/x"), b"{}", {}, 2)
     assert r.status_code is None and r.error is not None
     assert r.error.startswith("connection_error")
+
+
+def test_a_url_the_request_line_cannot_hold_is_a_failed_attempt_not_a_crash() -> None:
+    """Registration refuses such URLs now; one stored before must fail its attempt cleanly
+    (a raised UnicodeEncodeError used to escape the task and leave the delivery claimed)."""
+    target = Target(url="http://127.0.0.1:9/caf\u00e9", scheme="http", host="127.0.0.1",
+                    port=9, address="127.0.0.1")
+    result = post(target, b"{}", {}, 1.0)
+    assert result.status_code is None and not result.ok
+    assert result.error is not None and result.error.startswith("invalid_url")

@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import Any
 
 from shared.models import FieldSpec
+from shared.patterns import Pattern, compile_pattern
 from shared.status import FieldType
 from worker.extraction.currencies import CODES, take_prefix, take_suffix
 from worker.extraction.dateparse import parse_date_text
@@ -319,8 +320,8 @@ _PARSERS: dict[FieldType, Callable[[str, FieldSpec], Scored | None]] = {
 
 # --------------------------------------------------------------------------- pattern
 @functools.lru_cache(maxsize=512)
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+def _compiled(pattern: str) -> Pattern:
+    return compile_pattern(pattern)  # RE2, linear time: no ReDoS (shared.patterns)
 
 
 def typed_text(value: Any) -> str:
