@@ -13,7 +13,8 @@ Jobs
 - ``{p}:job:{id}:docs``: hash, data TTL. API at submit: index -> document JSON.
 - ``{p}:job:{id}:names``: hash, data TTL. API at submit: index -> filename.
 - ``{p}:job:{id}:schema``: string, record TTL. API at submit: the schema JSON.
-- ``{p}:job:{id}:parsed``: hash, data TTL. Worker phase_1: index -> parsed text JSON.
+- ``{p}:job:{id}:parsed``: hash, data TTL. No longer written (each extract task parses its
+  own document); still deleted with the job's data, for jobs parsed before that change.
 - ``{p}:job:{id}:done`` / ``:failed``: sets, data TTL. record_document.lua (fan-in guard,
   retry).
 - ``{p}:job:{id}:results``: hash, data TTL. record_document.lua: index -> row JSON.
