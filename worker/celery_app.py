@@ -48,6 +48,16 @@ def _flush_metrics(**_: object) -> None:
 worker_process_shutdown.connect(_flush_metrics, weak=False)
 
 
+def _stop_cancel_watch(**_: object) -> None:
+    """A pool process's cancel watcher (``worker/docwatch.py``) ends before the process."""
+    from worker import docwatch
+
+    docwatch.stop()
+
+
+worker_process_shutdown.connect(_stop_cancel_watch, weak=False)
+
+
 _keeper: Any = None
 
 

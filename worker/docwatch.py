@@ -65,6 +65,7 @@ class _Watch:
         self.token = 0
         self.thread: threading.Thread | None = None
         self.installed = False
+        self.stopped = False
 
     def handler(self, signum: int, frame: FrameType | None) -> None:
         with self.lock:
@@ -74,7 +75,7 @@ class _Watch:
         raise DocumentCancelled()
 
     def loop(self) -> None:
-        while True:
+        while not self.stopped:
             self.wake.wait(POLL_SECONDS)
             self.wake.clear()
             with self.lock:
@@ -113,6 +114,15 @@ def _ready() -> bool:
     _WATCH.thread.start()
     _WATCH.installed = True
     return True
+
+
+def stop() -> None:
+    """Ends the watcher before its pool process exits (``worker_process_shutdown``), so the
+    process never finalizes while the thread is inside a Redis call."""
+    if _WATCH.thread is not None:
+        _WATCH.stopped = True
+        _WATCH.wake.set()
+        _WATCH.thread.join(POLL_SECONDS + 1)
 
 
 @contextmanager
