@@ -1,8 +1,8 @@
 -- Called when any task of a job starts running (every delivery, first or repeated).
 -- Counts the run, so crash redeliveries - which Celery's request.retries does not see -
--- still grow attempt_count (PITFALLS 1, 4), and decides whether the task may run. For a
--- document it also returns field <index> of KEYS[5] (the worker passes the documents hash),
--- so starting a document costs one round trip.
+-- still grow attempt_count (pitfalls 1 and 4 in docs/pitfalls.md), and decides whether the task may
+-- run. For a document it also returns field <index> of KEYS[5] (the worker passes the documents
+-- hash), so starting a document costs one round trip.
 --
 -- KEYS[1] job hash            KEYS[2] attempts hash     KEYS[3] done set
 -- KEYS[4] org updated zset    KEYS[5] hash by document index (documents only; may be absent)
