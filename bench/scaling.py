@@ -1,6 +1,8 @@
 """Worker throughput by number of worker processes, against bare Celery in the same run.
 
     python bench/scaling.py [--docs 2000] [--procs 1,2,4] [--json bench/results/scaling.json]
+    python bench/scaling.py --pdf [--pdf-docs 200] [--pdf-procs 1,2] [--root ../main]
+
 
 Starts a private redis-server, then for each count P: P Celery worker instances (one process
 each: how operators scale out) run an N-document job (built-in extractor, then a no-op
@@ -63,12 +65,59 @@ def measure(url: str, procs: int, docs: int) -> dict[str, Any]:
     return row
 
 
+def pdf_main(args: argparse.Namespace) -> int:
+    """The real-PDF rows (``bench/pdf_fleet.py``): this checkout, and ``--root`` if given, on
+    1 and 2 pool processes; the bare floor; node-loss recovery (this checkout only)."""
+    import pdf_fleet as pf
+
+    roots = [("this", pf.ROOT)] + ([("root", Path(args.root).resolve())] if args.root else [])
+    rows: list[dict[str, Any]] = []
+    print(f"writing {args.pdf_docs} ten-page PDFs", flush=True)
+    pf.pdfs(args.pdf_docs)
+    procs = [int(x) for x in args.pdf_procs.split(",")]
+    floors = {p: round(pf.bare_floor(args.pdf_docs, p), 2) for p in procs}
+    print(f"bare multiprocessing floor, docs/s: {floors}", flush=True)
+    with private_redis() as srv:
+        for label, root in roots:
+            first: dict[str, Any] | None = None
+            for p in procs:
+                row = {"code": label, **pf.pdf_job(srv.url, p, args.pdf_docs, root, label)}
+                row["floor_docs_per_s"] = floors[p]
+                row["vs_floor"] = round(row["docs_per_s"] / floors[p], 2)
+                first = first or row
+                row["speedup"] = round(row["docs_per_s"] / first["docs_per_s"], 2)
+                rows.append(row)
+                print(row, flush=True)
+        loss = pf.node_loss(srv.url, args.pdf_docs, pf.ROOT, "this")
+        print(f"node loss: {loss}", flush=True)
+    cols = ["code", "procs", "docs_per_s", "speedup", "first_row_s", "floor_docs_per_s",
+            "vs_floor", "redis_peak_mb", "seconds"]
+    print("\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
+    for row in rows:
+        print("| " + " | ".join(str(row.get(c, "")) for c in cols) + " |")
+    out = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+           "pdf_rows": rows, "node_loss": loss, "floor_docs_per_s": floors}
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(out, indent=2))
+    print(f"\nwrote {args.json}")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--docs", type=int, default=2000)
     ap.add_argument("--procs", default="1,2,4")
-    ap.add_argument("--json", default="bench/results/scaling.json")
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--pdf", action="store_true", help="the real-PDF rows instead")
+    ap.add_argument("--pdf-docs", type=int, default=200)
+    ap.add_argument("--pdf-procs", default="1,2", help="with --pdf: pool processes per row")
+    ap.add_argument("--root", default=None,
+                    help="with --pdf: also run the workers from this checkout (before/after)")
     args = ap.parse_args()
+    if args.pdf:
+        args.json = args.json or "bench/results/scaling_pdf.json"
+        return pdf_main(args)
+    args.json = args.json or "bench/results/scaling.json"
     rows = []
     with private_redis() as srv:
         for p in [int(x) for x in args.procs.split(",")]:

@@ -56,8 +56,22 @@ def progress(h: dict[str, str], status: JobStatus) -> int:
     return min(100, (_int(h, "processed") * 100) // n)
 
 
+#: With nothing recorded for this many times the average gap between documents (and at
+#: least STALE_MIN_MS), the estimate is withdrawn: the job waits for something (a lost
+#: worker node's rescue, a backlog), and an old rate would only repeat a stale figure.
+STALE_GAPS = 4
+STALE_MIN_MS = 10_000
+
+
 def eta_seconds(h: dict[str, str], status: JobStatus, now: int) -> int | None:
-    """Remaining documents over the observed rate since execution started."""
+    """Remaining documents over the observed rate since execution started; null while
+    nothing is known, and null again once the job has stopped moving for a while.
+
+    The rate is measured up to ``now``, so a pause already makes the figure grow; past
+    STALE_GAPS average gaps without a recorded document it becomes null (the dashboard and
+    ``jobgrid watch`` then say the job is waiting), rather than a number that is no longer
+    an estimate of anything.
+    """
     if status in TERMINAL:
         return None
     start = _int(h, "exec_started_at")
@@ -65,7 +79,11 @@ def eta_seconds(h: dict[str, str], status: JobStatus, now: int) -> int | None:
     remaining = _int(h, "document_count") - _int(h, "processed")
     if not start or done < 1 or now <= start:
         return None
-    rate = done / ((now - start) / 1000)
+    elapsed = now - start
+    last = max(_int(h, "updated_at"), start)
+    if now - last > max(STALE_MIN_MS, STALE_GAPS * elapsed / done):
+        return None
+    rate = done / (elapsed / 1000)
     return max(0, math.ceil(remaining / rate)) if rate > 0 else None
 
 

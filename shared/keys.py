@@ -13,7 +13,8 @@ Jobs
 - ``{p}:job:{id}:docs``: hash, data TTL. API at submit: index -> document JSON.
 - ``{p}:job:{id}:names``: hash, data TTL. API at submit: index -> filename.
 - ``{p}:job:{id}:schema``: string, record TTL. API at submit: the schema JSON.
-- ``{p}:job:{id}:parsed``: hash, data TTL. Worker phase_1: index -> parsed text JSON.
+- ``{p}:job:{id}:parsed``: hash, data TTL. No longer written (each extract task parses its
+  own document); still deleted with the job's data, for jobs parsed before that change.
 - ``{p}:job:{id}:done`` / ``:failed``: sets, data TTL. record_document.lua (fan-in guard,
   retry).
 - ``{p}:job:{id}:results``: hash, data TTL. record_document.lua: index -> row JSON.
@@ -53,6 +54,11 @@ Operations
 - ``{p}:running``: zset (``org|id`` -> created_ms), no TTL. Jobs not yet terminal: added at
   submit and retry, removed by transition.lua; ``{p}:job:{id}:rescue``: string, stall TTL.
   The watchdog (``worker/watchdog.py``).
+- ``{p}:node:{name}``: set, ``JOBGRID_NODE_TIMEOUT_SECONDS``. A worker node's heartbeat:
+  "@" plus the delivery tags of the broker messages it holds, rewritten every beat
+  (``worker/fleet.py``). ``{p}:nodes``: zset (name -> last beat, ms), pruned by the same.
+- ``{p}:housekeeping``: string, one beat. Which node runs the fleet's rescue pass now.
+- ``{p}:job:{id}:missing``: string, 60 s. What the lost-message audit did not find last pass.
 - ``{p}:health:{token}``: string, 60 s. The ``jobgrid.ping`` health task.
 - ``{p}:events``: pub/sub channel. Every job write publishes ``"<id> <version>"``.
 - ``{p}:q:*``: Celery's broker keys (queues, unacked, bindings).
@@ -185,6 +191,36 @@ class Keys:
 
     def rescue_lock(self, job_id: str) -> str:
         return f"{self.prefix}:job:{job_id}:rescue"
+
+    def node(self, name: str) -> str:
+        """A worker node's heartbeat set (expires when the node stops beating)."""
+        return f"{self.prefix}:node:{name}"
+
+    @property
+    def nodes(self) -> str:
+        """Every worker node seen recently (name -> last beat, ms)."""
+        return f"{self.prefix}:nodes"
+
+    @property
+    def housekeeping_lock(self) -> str:
+        return f"{self.prefix}:housekeeping"
+
+    def job_missing(self, job_id: str) -> str:
+        """The messages the lost-message audit missed on its previous pass (JSON)."""
+        return f"{self.prefix}:job:{job_id}:missing"
+
+    @property
+    def unacked(self) -> str:
+        """kombu's hash of delivered, unacknowledged messages (tag -> [payload, ex, rk])."""
+        return f"{self.broker_prefix}unacked"
+
+    @property
+    def unacked_index(self) -> str:
+        """kombu's zset of the same tags, scored by delivery time (seconds)."""
+        return f"{self.broker_prefix}unacked_index"
+
+    def broker_queue(self, queue: str) -> str:
+        return f"{self.broker_prefix}{queue}"
 
     def health_reply(self, token: str) -> str:
         """Where a ``jobgrid.ping`` health task answers (60 s TTL)."""

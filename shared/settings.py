@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DAY = 86_400
@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     # a running job with no write for this long has its next step re-sent (lost messages)
     stall_seconds: float = Field(600.0, gt=0)
     worker_concurrency: int | None = None
+    # Node-loss recovery (docs/reliability.md, "Lost nodes"): each worker node refreshes a
+    # heartbeat key every `heartbeat_seconds`; a node silent for `node_timeout_seconds` is
+    # lost, and a live node puts the broker messages it held back on their queues.
+    heartbeat_seconds: float = Field(2.0, gt=0, le=60)
+    node_timeout_seconds: float = Field(10.0, gt=0, le=600)
 
     # --- OpenAI-compatible extractor (optional)
     openai_base_url: str = "https://api.openai.com/v1"
@@ -84,6 +89,13 @@ class Settings(BaseSettings):
         if not v or any(c in v for c in " {}*?[]"):
             raise ValueError("JOBGRID_KEY_PREFIX must be non-empty, without spaces or glob chars")
         return v
+
+    @model_validator(mode="after")
+    def _node_timeout(self) -> Settings:
+        if self.node_timeout_seconds < 3 * self.heartbeat_seconds:
+            raise ValueError("JOBGRID_NODE_TIMEOUT_SECONDS must be at least 3 x "
+                             "JOBGRID_HEARTBEAT_SECONDS (a node may miss a beat or two)")
+        return self
 
     @property
     def effective_broker_url(self) -> str:

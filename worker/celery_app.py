@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery.signals import worker_init, worker_process_shutdown
+from celery.signals import worker_init, worker_process_shutdown, worker_ready, worker_shutdown
 
 from shared.celery_config import make_celery
 from shared.settings import get_settings
@@ -46,3 +46,48 @@ def _flush_metrics(**_: object) -> None:
 
 
 worker_process_shutdown.connect(_flush_metrics, weak=False)
+
+
+def _stop_cancel_watch(**_: object) -> None:
+    """A pool process's cancel watcher (``worker/docwatch.py``) ends before the process."""
+    from worker import docwatch
+
+    docwatch.stop()
+
+
+worker_process_shutdown.connect(_stop_cancel_watch, weak=False)
+
+
+_keeper: Any = None
+
+
+@worker_ready.connect
+def _start_heartbeat(sender: Any = None, **_: Any) -> None:
+    """Starts this node's heartbeat and housekeeping thread (``worker/fleet.py``) once the
+    consumer is ready: its channel is where the held delivery tags are read from."""
+    global _keeper
+    if _keeper is not None or sender is None:
+        return
+    import redis
+
+    from shared.redis_client import redis_from_settings
+    from shared.store import JobStore
+    from worker.dispatch import CeleryDispatcher
+    from worker.fleet import Housekeeper, NodeKeeper, held_tags, kombu_restorer
+
+    s = get_settings()
+    store = JobStore(redis_from_settings(s), s)
+    broker = store.r if s.effective_broker_url == s.redis_url else redis.Redis.from_url(
+        s.effective_broker_url, decode_responses=True,
+        socket_timeout=s.redis_socket_timeout, socket_connect_timeout=s.redis_socket_timeout)
+    keeper = Housekeeper(store, broker, CeleryDispatcher(app, s), kombu_restorer(app))
+    _keeper = NodeKeeper(str(sender.hostname), store, lambda: held_tags(sender), keeper)
+    _keeper.start()
+
+
+@worker_shutdown.connect
+def _stop_heartbeat(**_: Any) -> None:
+    global _keeper
+    if _keeper is not None:
+        _keeper.stop()
+        _keeper = None

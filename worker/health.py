@@ -1,8 +1,8 @@
 """A health check that proves a worker *consumes* tasks, not just that its process lives.
 
-PITFALLS 9: after a Redis blip a worker can keep its PID, and even answer ``celery inspect
-ping`` (a broadcast over pub/sub, served by another channel), while no longer taking tasks
-off its queues (celery/celery#8030, #10302). So the check sends a real task,
+Pitfall 9 (docs/pitfalls.md): after a Redis blip a worker can keep its PID, and even answer
+``celery inspect ping`` (a broadcast over pub/sub, served by another channel), while no longer
+taking tasks off its queues (celery/celery#8030, #10302). So the check sends a real task,
 ``jobgrid.ping``, through the same broker and queue as the work, and waits for the reply
 key the task writes. A ``True`` means some worker consuming ``queue`` ran a task within
 ``timeout``.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from shared.store import Begin, JobStore, Recorded
 from shared.webhooks import emit_progress, emit_terminal_event
 from worker import metrics
 from worker.dispatch import Dispatcher
+from worker.docwatch import DocumentCancelled, DocumentTimeLimit, guard_document
 from worker.extraction import Extractor
 from worker.extraction.document import ParsedDocument
 from worker.extraction.errors import ExtractorError, ParseError
@@ -32,7 +34,12 @@ from worker.rows import completed_row, failed_row
 log = logging.getLogger("jobgrid.worker")
 
 S = JobStatus
-PARSE_BATCH = 50
+
+
+#: A parse at least this long is followed by a fresh read of the job's cancel flag.
+CANCEL_RECHECK_SECONDS = 0.5
+TIMEOUT = ("document_timeout",
+           "Parsing and extraction took longer than the per-document time limit.")
 
 
 class RetryLater(Exception):  # noqa: N818 - it is an instruction, not an error
@@ -86,12 +93,17 @@ def run_validate(ctx: Ctx) -> str:
 
 # ------------------------------------------------------------------------------ parse
 def run_parse(ctx: Ctx) -> str:
+    """The short fan-out step (``phase_1_parse``): no document is parsed here.
+
+    Each document is parsed by its own ``extract_document`` task (``run_extract``), so parsing
+    spreads over every extract process, runs under the per-document time limit, and the
+    first rows land while the rest of the batch is still waiting.
+    """
     b = ctx.store.begin_task(ctx.job_id, ctx.org, "parse")
     if not _should_run(ctx, b, "parse"):
         return b.verdict
     h = ctx.store.read_job(ctx.job_id)
-    schema = ctx.store.load_schema(ctx.job_id)
-    if h is None or schema is None:
+    if h is None or _schema(ctx) is None:
         return "gone"
     if h.get("current_phase") == Phase.EXECUTE and h.get("fanout_done") == "1":
         return "already"
@@ -100,7 +112,6 @@ def run_parse(ctx: Ctx) -> str:
                                  status=S.IN_PROGRESS, phase=Phase.PARSE)
         if not t.ok:
             return "skip"
-        _parse_pending(ctx, schema, int(h["document_count"]))
     n = int(h["document_count"])
     pending = ctx.store.pending_indexes(ctx.job_id, n)
     if not pending:
@@ -120,21 +131,12 @@ def run_parse(ctx: Ctx) -> str:
     return "fanned_out"
 
 
-def _parse_pending(ctx: Ctx, schema: SchemaIn, n: int) -> None:
-    """Parses every document not yet parsed nor recorded; unparseable ones become failed rows."""
-    parsed = ctx.store.parsed_indexes(ctx.job_id)
-    todo = [i for i in ctx.store.pending_indexes(ctx.job_id, n) if i not in parsed]
-    for start in range(0, len(todo), PARSE_BATCH):
-        batch = todo[start:start + PARSE_BATCH]
-        out: dict[int, str] = {}
-        for i, doc in ctx.store.load_documents(ctx.job_id, batch).items():
-            try:
-                pd = parse_document(doc["filename"], doc.get("mime_type"), _raw(doc))
-            except ParseError as e:
-                _record_parse_failure(ctx, schema, i, doc["filename"], e)
-                continue
-            out[i] = orjson.dumps({**pd.to_dict(), "filename": doc["filename"]}).decode()
-        ctx.store.save_parsed(ctx.job_id, out)
+def _parse(filename: str, doc: dict[str, Any]) -> ParsedDocument | ParseError:
+    """The document's text, or the ParseError that becomes its failed row."""
+    try:
+        return parse_document(filename, doc.get("mime_type"), _raw(doc))
+    except ParseError as e:
+        return e
 
 
 def _raw(doc: dict[str, str]) -> bytes:
@@ -145,11 +147,15 @@ def _raw(doc: dict[str, str]) -> bytes:
 
 def _record_parse_failure(
     ctx: Ctx, schema: SchemaIn, index: int, filename: str, e: ParseError
-) -> None:
+) -> str:
+    """An unparseable document becomes a failed row whose warning says it could not be read
+    (``finalize`` tells "no parseable documents" from other failures by these codes)."""
     message = f"Document {index} ({filename}) could not be parsed: {e.message}"
     row = failed_row(index, filename, schema.fields, e.code, e.message)
-    _record(ctx, index, row, failed=True, filled=0, empty=len(schema.fields),
-            warning={"code": e.code, "message": message, "document": index})
+    rec = _record(ctx, index, row, failed=True, filled=0, empty=len(schema.fields),
+                  warning={"code": e.code, "message": message, "document": index})
+    _after_record(ctx, rec)
+    return "failed"
 
 
 def _record(
@@ -167,11 +173,16 @@ def _record(
 
 # ---------------------------------------------------------------------------- extract
 def run_extract(ctx: Ctx, extractor: Extractor, index: int, may_retry: bool) -> str:
-    """Extracts one document. Raises RetryLater for a transient error while retries remain.
+    """Parses and extracts one document. Raises RetryLater for a transient error while
+    retries remain.
 
-    Two round trips on the happy path: begin (which returns the parsed text) and record.
+    The parse happens here, once per delivery, inside the task's per-document time limit:
+    a document that cannot be parsed becomes a failed row with a warning, one that parses
+    too slowly a ``document_timeout`` row, and a cancel that arrives while it parses stops
+    the document (``worker.docwatch``). Two round trips on the happy path: begin (which
+    returns the document) and record.
     """
-    b = ctx.store.begin_task(ctx.job_id, ctx.org, f"d:{index}", index)
+    b, doc = ctx.store.begin_document(ctx.job_id, ctx.org, index)
     if b.verdict == "done":
         _resend_claim(ctx, index)
         _maybe_finalize(ctx)
@@ -179,19 +190,33 @@ def run_extract(ctx: Ctx, extractor: Extractor, index: int, may_retry: bool) -> 
     if b.verdict not in ("run", "cap"):
         return b.verdict
     schema = _schema(ctx)
-    parsed = orjson.loads(b.parsed) if b.parsed else _reparse(ctx, index)
-    if schema is None or parsed is None:
+    if schema is None or doc is None:
         return "gone"
-    filename = str(parsed["filename"])
+    filename = str(doc["filename"])
     if b.verdict == "cap":
         code = b.code or "worker_lost"
         return _record_failure(ctx, schema, index, filename, code,
                                f"Gave up after {b.runs - 1} attempts that lost their worker.")
-    if "error" in parsed:
-        return _record_failure(ctx, schema, index, filename, *parsed["error"])
     try:
-        with metrics.extraction_timer():
-            cells = extractor.extract(ParsedDocument.from_dict(parsed), schema.fields)
+        began = time.monotonic()
+        with guard_document(ctx.store, ctx.job_id):
+            parsed = _parse(filename, doc)
+        del doc
+        if isinstance(parsed, ParseError):
+            return _record_parse_failure(ctx, schema, index, filename, parsed)
+        # begin_task read the flag just before; a long parse reads it again
+        if time.monotonic() - began >= CANCEL_RECHECK_SECONDS and \
+                ctx.store.is_cancelled(ctx.job_id):
+            return "skip"
+        with guard_document(ctx.store, ctx.job_id), metrics.extraction_timer():
+            cells = extractor.extract(parsed, schema.fields)
+    except DocumentCancelled:
+        log.info("job %s document %d: stopped by cancel", ctx.job_id, index)
+        return "skip"
+    except DocumentTimeLimit:
+        log.warning("job %s document %d: parse and extraction hit the time limit",
+                    ctx.job_id, index)
+        return _record_failure(ctx, schema, index, filename, *TIMEOUT)
     except ParseError as e:
         return _record_failure(ctx, schema, index, filename, e.code, e.message)
     except ExtractorError as e:
@@ -216,8 +241,9 @@ def _unexpected(ctx: Ctx, index: int, e: Exception) -> tuple[str, str]:
     ``worker.extraction.parsing`` does) or a bug. Acknowledged without a row, the document
     would leave its job in progress forever."""
     if type(e).__name__ == "SoftTimeLimitExceeded":
-        log.warning("job %s document %d: extraction hit the time limit", ctx.job_id, index)
-        return "document_timeout", "Extraction took longer than the per-document time limit."
+        log.warning("job %s document %d: parse and extraction hit the time limit",
+                    ctx.job_id, index)
+        return TIMEOUT
     log.exception("job %s document %d: the extractor failed unexpectedly", ctx.job_id, index)
     return "extractor_error", "The extractor failed unexpectedly on this document."
 
@@ -236,20 +262,6 @@ def _schema(ctx: Ctx) -> SchemaIn | None:
         if len(_SCHEMAS) > 256:
             _SCHEMAS.popitem(last=False)
     return schema
-
-
-def _reparse(ctx: Ctx, index: int) -> dict[str, Any] | None:
-    """The parsed text is missing (never expected after phase 1): parse the document again,
-    so a lost write costs time, not a row. A parse error becomes the row's error."""
-    doc = ctx.store.load_documents(ctx.job_id, [index]).get(index)
-    if doc is None:
-        return None
-    try:
-        pd = parse_document(doc["filename"], doc.get("mime_type"), _raw(doc))
-    except ParseError as e:
-        return {"text": "", "kind": "text", "pages": None, "filename": doc["filename"],
-                "error": [e.code, e.message]}
-    return {**pd.to_dict(), "filename": doc["filename"]}
 
 
 def _record_failure(

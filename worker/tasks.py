@@ -81,9 +81,10 @@ def parse(job_id: str, org: str) -> str:
     return _through_outage(job_id, org, "parse", lambda: run_parse(_ctx(job_id, org)))
 
 
-#: PITFALLS 2: a document's run must end well within the broker's visibility_timeout
-#: (3600 s), or the message is delivered again while it still runs. At the soft limit the
-#: extraction stops and the document gets a ``document_timeout`` row; at the hard limit the
+#: Pitfall 2 (docs/pitfalls.md): a document's run (parse and extraction) must end well within
+#: the broker's visibility_timeout (3600 s), or the message is delivered again while it still
+#: runs. At the soft limit the document stops and gets a ``document_timeout`` row (raised so
+#: that no parser can swallow it: ``worker/docwatch.py``); at the hard limit the
 #: pool process is killed and the run counts as lost (crash cap).
 SOFT_LIMIT = runtime.settings().document_soft_time_limit
 HARD_LIMIT = SOFT_LIMIT + 30
@@ -113,6 +114,7 @@ def finalize(job_id: str, org: str) -> str:
 
 @app.task(name=q.T_PING, acks_late=False)
 def ping(reply_key: str) -> str:
-    """Proves a worker consumes (PITFALLS 9): writes to a key the health check waits on."""
+    """Proves a worker consumes (pitfall 9 in docs/pitfalls.md): writes to a key the health
+    check waits on."""
     runtime.store().r.set(reply_key, str(time.time()), ex=60)
     return "pong"

@@ -1,5 +1,7 @@
 """Re-sends the next step of a job that stopped moving: the last line of defence against a
-lost broker message.
+lost broker message. The first lines are in ``worker/fleet.py``: the rescue of what a lost
+worker node held and the lost-message audit, both within seconds; this watchdog catches
+whatever they miss, after ``JOBGRID_STALL_SECONDS``.
 
 Acks-late, reject-on-worker-lost and the visibility sweep bring back every message a worker
 held when it died - except one the Redis transport had already popped (``BRPOP``) but not

@@ -41,6 +41,16 @@
     byId("live-dot").className = "dot" + (on ? " on" : "");
   }
 
+  /* A running job whose estimate was withdrawn has stopped moving (the API drops it after
+   * a long pause); after a lost worker node it waits for the rescue of its documents. */
+  function etaText(job) {
+    if (job.status === "in_progress" && job.estimated_seconds_remaining === null &&
+        job.completed_documents + job.failed_documents > 0) {
+      return job.last_failure_code === "worker_lost" ? "waiting for rescue" : "waiting";
+    }
+    return duration(job.estimated_seconds_remaining);
+  }
+
   function duration(seconds) {
     if (seconds === null || seconds === undefined) { return "—"; }
     var s = Math.max(0, Math.round(seconds));
@@ -163,7 +173,7 @@
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (job) {
         if (!job) { return; }
-        setText("eta", duration(job.estimated_seconds_remaining));
+        setText("eta", etaText(job));
         setText("docs-failed", job.failed_documents);
         renderWarnings(job.warnings || []);
       })

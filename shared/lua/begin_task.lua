@@ -1,16 +1,17 @@
 -- Called when any task of a job starts running (every delivery, first or repeated).
 -- Counts the run, so crash redeliveries - which Celery's request.retries does not see -
--- still grow attempt_count (PITFALLS 1, 4), and decides whether the task may run. For a
--- document it also returns the parsed text, so starting a document costs one round trip.
+-- still grow attempt_count (pitfalls 1 and 4 in docs/pitfalls.md), and decides whether the task may
+-- run. For a document it also returns field <index> of KEYS[5] (the worker passes the documents
+-- hash), so starting a document costs one round trip.
 --
 -- KEYS[1] job hash            KEYS[2] attempts hash     KEYS[3] done set
--- KEYS[4] org updated zset    KEYS[5] parsed hash (documents only; may be absent)
+-- KEYS[4] org updated zset    KEYS[5] hash by document index (documents only; may be absent)
 -- ARGV[1] task key ("validate", "parse", "finalize" or "d:<index>")
 -- ARGV[2] now (ms)            ARGV[3] events channel    ARGV[4] job id
 -- ARGV[5] crash cap (runs lost to crashes before the task is given up)
 -- ARGV[6] document index, or "" for job-level tasks
 --
--- Returns {verdict, runs, code, parsed JSON or ""}:
+-- Returns {verdict, runs, code, KEYS[5] field or ""}:
 --   "gone"  job unknown or purged         "skip"  job cancelled/terminal/expired (code = status)
 --   "done"  document already recorded     "cap"   crash cap reached (code = last failure code)
 --   "run"   go ahead (code = failure code of the previous run, or "")

@@ -1,5 +1,9 @@
 """Fault 8: broker messages lost for good (popped, then the worker SIGKILLed before kombu
-wrote them to ``unacked``): the watchdog re-sends the stalled job's next step."""
+wrote them to ``unacked``): the watchdog, or the lost-message audit of ``worker/fleet.py``
+if it gets there first, re-sends the stalled job's next step.
+
+Here every message is deleted and the stall period is 2 s, so usually the watchdog acts;
+``test_node_loss.py`` proves the audit alone at the production stall period (600 s)."""
 
 from __future__ import annotations
 
@@ -49,5 +53,6 @@ def test_a_job_whose_messages_are_lost_is_rescued(
     assert stats["filled"] + stats["empty"] == stats["total_cells"] == 48
     rows = client.get(f"/v1/jobs/{job['id']}/results").json()["rows"]
     assert [row["status"] for row in rows] == ["completed"] * 16
-    assert "made no progress" in second.log_text()
+    log = second.log_text()
+    assert "made no progress" in log or "lost between the broker and a worker" in log
     assert not r.zscore(f"{env.key_prefix}:running", f"org_a|{job['id']}")  # left the watch

@@ -1,4 +1,4 @@
-"""A document must always end in a row, whatever the extractor does (PITFALLS 2).
+"""A document must always end in a row, whatever the extractor does (pitfall 2 in docs/pitfalls.md).
 
 An extractor that raises an unexpected exception (a bug in a plug-in) or hangs must not
 leave its document - and so the whole job - unrecorded forever: the per-document task's

@@ -40,7 +40,9 @@ def test_batch_of_20_completes_with_exact_counts(live_stack: Any) -> None:
     assert resp.status_code == 202
     job = resp.json()
     assert resp.headers["Location"] == f"/v1/jobs/{job['id']}"
-    assert job["status"] in ("validating", "queued")
+    # the 202 body is a snapshot: a fast worker may already have moved the job on (the
+    # contract allows any status there), so only "not failed, not finished early" holds
+    assert job["status"] in ("validating", "queued", "in_progress", "completed"), job
     assert job["document_count"] == 20 and job["grid_stats"]["total_cells"] == 60
 
     final = client.wait_status(job["id"], timeout=60)
