@@ -27,7 +27,9 @@ import math
 import re
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from flask import Request, g, has_request_context, request
@@ -61,8 +63,7 @@ def pick_key(api_key: str | None, authorization: str | None,
 
     None when no place is present at all (a missing key); ``""`` when one is present but
     holds nothing readable (an unknown key: granian passes a non-ASCII header value as
-    ``""``). The one implementation for Flask (:func:`extract_key`) and the status fast path
-    (``api.hotpath``), so both read a request the same way.
+    ``""``). Requests are read through :func:`request_key`.
     """
     present = False
     if api_key is not None:
@@ -83,10 +84,20 @@ def pick_key(api_key: str | None, authorization: str | None,
     return "" if present else None
 
 
+def request_key(environ: Mapping[str, Any], access_token: str | None = None) -> str | None:
+    """The API key of a request from its WSGI environ (:func:`pick_key`), Flask-free.
+
+    The one reader of the key headers for the status fast path (``api.hotpath``, which never
+    sees a query string, so no ``access_token``) and for Flask (:func:`extract_key`, which
+    passes the parsed ``?access_token=``), so both read a request the same way.
+    """
+    return pick_key(environ.get("HTTP_API_KEY"), environ.get("HTTP_AUTHORIZATION"),
+                    access_token)
+
+
 def extract_key(req: Request) -> str | None:
-    """The API key of a Flask request (:func:`pick_key`)."""
-    return pick_key(req.headers.get("Api-Key"), req.headers.get("Authorization"),
-                    req.args.get("access_token"))
+    """The API key of a Flask request: its headers and ``?access_token=``."""
+    return request_key(req.environ, req.args.get("access_token"))
 
 
 def client_address(addr: str | None) -> str:

@@ -1,10 +1,13 @@
 """Fixed-window rate limit per API key, counted in Redis so every API process shares it.
 
 The counter for a key lives at ``keys.rate(key_id, window_number)`` where the window number
-is ``floor(unix_time / window_seconds)``; it expires one second after its window. Most /v1
-requests are counted by ``count_request`` (one INCR through ``status_read.lua`` with no job
-keys); the status views are marked ``@self_counted`` and count inside the same Lua call that
-reads the job, so polling costs exactly one round trip.
+is ``floor(unix_time / window_seconds)``; it expires one second after its window. Every count
+goes through one gate, :func:`count_and_read`: one ``status_read.lua`` call that counts the
+request and reads the given job hashes in the same round trip. Most /v1 requests are counted
+by ``count_request`` (the gate with no job keys); the status views are marked
+``@self_counted`` and pass their job ids, so polling costs exactly one round trip. The gate is
+Flask-free: the status fast path (``api.hotpath``) calls it directly, the Flask views through
+:func:`admit`, so both count, refuse and report a request alike.
 
 Every /v1 response carries the ``X-RateLimit-*`` headers from ``g.rate``; requests that were
 never counted (missing or unknown key, Redis down) report the full limit for the current
@@ -15,15 +18,16 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask import Flask, g
 
 from api.auth import Principal
-from api.services import services
+from api.services import Services, services
 from shared.errors import RateLimited
+from shared.scripts import Scripts
 
 F = TypeVar("F", bound=Callable[..., Any])
 _SELF_COUNTED = "_jobgrid_self_counted"
@@ -65,10 +69,6 @@ def current_window(now: float | None = None) -> Window:
                      time.time() if now is None else now)
 
 
-def rate_key(principal: Principal, window: Window) -> str:
-    return services().keys.rate(principal.key_id, window.number)
-
-
 def rate_state(count: int, window: Window, limit: int) -> RateState:
     return RateState(limit, max(0, limit - count), window.reset)
 
@@ -82,23 +82,53 @@ def refusal(window: Window, limit: int, seconds: int) -> RateLimited:
     )
 
 
-def apply_count(count: int, window: Window) -> None:
-    """Records the request's place in its window on ``g`` and refuses it above the limit."""
-    settings = services().settings
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """A request counted in its window, and the job hashes read in the same Lua call.
+
+    ``refusal`` is the 429 to answer when the count is above the limit (the hashes were read
+    anyway and must not be shown); ``rate`` is what ``X-RateLimit-*`` reports either way.
+    """
+
+    rate: RateState
+    refusal: RateLimited | None
+    hashes: list[dict[str, str]]
+
+
+def count_and_read(svc: Services, principal: Principal, job_ids: Sequence[str] = (),
+                   scripts: Scripts | None = None) -> Counted:
+    """Counts one request of ``principal`` and reads ``job_ids``' hashes: one round trip.
+
+    The one gate for every counted request, Flask-free so the status fast path and the
+    Flask views share it. ``scripts`` lets long polls and streams use their own client; an
+    absent job reads as ``{}``.
+    """
+    settings = svc.settings
+    seconds = settings.rate_limit_window_seconds
     limit = settings.rate_limit_requests
-    g.rate = rate_state(count, window, limit)
-    if count > limit:
-        raise refusal(window, limit, settings.rate_limit_window_seconds)
+    window = window_at(seconds, time.time())
+    res = (scripts or svc.store.scripts).status_read(
+        keys=[svc.keys.rate(principal.key_id, window.number), *map(svc.keys.job, job_ids)],
+        args=[seconds],
+    )
+    count = int(res[0])
+    return Counted(rate_state(count, window, limit),
+                   refusal(window, limit, seconds) if count > limit else None,
+                   [dict(zip(flat[::2], flat[1::2], strict=True)) for flat in res[1:]])
+
+
+def admit(counted: Counted) -> list[dict[str, str]]:
+    """For a Flask view: records the count on ``g`` (for the response's ``X-RateLimit-*``
+    headers) and raises the 429 above the limit; else the hashes read with the count."""
+    g.rate = counted.rate
+    if counted.refusal is not None:
+        raise counted.refusal
+    return counted.hashes
 
 
 def count_request(principal: Principal) -> None:
-    """Counts one request against the caller's window (one Redis round trip)."""
-    svc = services()
-    window = current_window()
-    res = svc.store.scripts.status_read(
-        keys=[rate_key(principal, window)], args=[svc.settings.rate_limit_window_seconds]
-    )
-    apply_count(int(res[0]), window)
+    """Counts one request against the caller's window (one Redis round trip); 429 above."""
+    admit(count_and_read(services(), principal))
 
 
 def rate_headers() -> dict[str, str]:

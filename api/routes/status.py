@@ -5,10 +5,11 @@ in the caller's rate window and returns the job hashes in the same call, and the
 identity comes from the in-process key cache. No pydantic model is built here; the payload is a
 plain dict serialized by orjson.
 
-Registering this blueprint also installs :class:`api.hotpath.StatusFastPath` in front of Flask:
-it answers the common poll (key in a header and cached, no query string) with the same
-functions as the view below, without Flask's per-request machinery. Everything else (first
-request of a key, ``?access_token=``, long polls, errors) comes here.
+In front of Flask, the WSGI stack built by ``api.app.create_app`` holds
+:class:`api.hotpath.StatusFastPath`: it answers the common poll (key in a header and cached,
+no query string) with the same gate (``api.ratelimit.count_and_read``) and the same answer
+(``api.conditional.status_answer``) as the view below, without Flask's per-request machinery.
+Everything else (first request of a key, ``?access_token=``, long polls, errors) comes here.
 
 Long poll (``?wait=<s>&version=<n>``): the request registers with the process's ChangeFeed
 *before* its counted read, then sleeps until a worker publishes a change of the job (no busy
@@ -24,10 +25,9 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, request
-from flask.blueprints import BlueprintSetupState
+from flask import Blueprint, Response, current_app, request
 from werkzeug.datastructures import MultiDict
 
 from api import ratelimit
@@ -51,25 +51,11 @@ STATUS_RULE = "/v1/jobs/<job_id>/status"
 MAX_BULK_IDS = 100
 
 
-@bp.record_once
-def _install_fast_path(state: BlueprintSetupState) -> None:
-    from api.hotpath import StatusFastPath  # imports this module's neighbours: import late
-
-    app = cast(Flask, state.app)
-    app.wsgi_app = StatusFastPath(app, app.wsgi_app)  # type: ignore[method-assign]
-
-
 def read_hashes(principal: Principal, job_ids: list[str],
                 scripts: Scripts | None = None) -> list[dict[str, str]]:
-    """Counts the request and reads the jobs' hashes in one Lua call; raises 429 over limit."""
-    svc = services()
-    window = ratelimit.current_window()
-    res = (scripts or svc.store.scripts).status_read(
-        keys=[ratelimit.rate_key(principal, window), *(svc.keys.job(j) for j in job_ids)],
-        args=[svc.settings.rate_limit_window_seconds],
-    )
-    ratelimit.apply_count(int(res[0]), window)
-    return [dict(zip(flat[::2], flat[1::2], strict=True)) for flat in res[1:]]
+    """Counts the request and reads the jobs' hashes in one Lua call; raises 429 over limit
+    (``api.ratelimit.count_and_read``, the gate the status fast path uses too)."""
+    return ratelimit.admit(ratelimit.count_and_read(services(), principal, job_ids, scripts))
 
 
 @dataclass(frozen=True, slots=True)

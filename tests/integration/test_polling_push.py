@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 import pytest
 import redis
+import requests
 from support.env import SettingsEnv
 from support.payloads import job_body
 from support.servers import ApiClient, ApiServer
@@ -219,30 +220,87 @@ def test_poll_hint_while_waiting_running_and_none_once_terminal(stack: Stack,
         assert done.json()["status"] == "completed" and "X-Poll-After" not in done.headers
 
 
-def test_fast_path_and_flask_path_answer_alike(stack: Stack, api: ApiClient) -> None:
-    """The cached-key header request takes api.hotpath; ?access_token= goes through Flask."""
-    job = new_job(api)
-    stack.start_running(job["id"])
-    path = f"/v1/jobs/{job['id']}/status"
-    api.get(path)  # caches the key
-    fast = api.get(path)
-    anonymous = ApiClient(stack.api.url, None)
-    stack.clients.append(anonymous)
-    via_flask = anonymous.get(path, params={"access_token": stack.key})
-    assert fast.status_code == via_flask.status_code == 200
-    assert fast.json() == via_flask.json()
-    skip = {"date", "x-request-id", "x-ratelimit-remaining"}  # header names: any case
+#: Headers that differ between any two requests (per request, or counted one apart).
+PER_REQUEST = frozenset({"date", "x-request-id", "x-ratelimit-remaining"})
+
+
+def assert_same_answer(fast: requests.Response, via_flask: requests.Response,
+                       skip: frozenset[str] = PER_REQUEST) -> None:
+    """Same status, same body bytes, same headers (names in any case) but ``skip``."""
+    assert fast.status_code == via_flask.status_code
+    assert fast.content == via_flask.content
     assert {k.lower(): v for k, v in fast.headers.items() if k.lower() not in skip} == \
         {k.lower(): v for k, v in via_flask.headers.items() if k.lower() not in skip}
     for answer in (fast, via_flask):
         assert len(answer.headers["X-Request-Id"]) == 32
+        assert answer.headers["X-RateLimit-Remaining"].isdigit()
+
+
+def test_fast_path_and_flask_path_answer_alike(stack: Stack, api: ApiClient) -> None:
+    """The cached-key header request takes api.hotpath; ?access_token= goes through Flask:
+    200, 304 and 404 compared whole (429: the test below)."""
+    job = new_job(api)
+    stack.start_running(job["id"])
+    path = f"/v1/jobs/{job['id']}/status"
+    api.get(path)  # caches the key
+    anonymous = ApiClient(stack.api.url, None)
+    stack.clients.append(anonymous)
+    token = {"access_token": stack.key}
+    fast = api.get(path)
+    via_flask = anonymous.get(path, params=token)
+    assert fast.status_code == 200 and fast.json() == via_flask.json()
+    assert_same_answer(fast, via_flask)
+    etag = {"If-None-Match": fast.headers["ETag"]}
+    fast = api.get(path, headers=etag)
+    via_flask = anonymous.get(path, params=token, headers=etag)
+    assert fast.status_code == 304 and fast.content == b""
+    assert_same_answer(fast, via_flask)
+    missing = f"/v1/jobs/{uuid.uuid4()}/status"
+    fast = api.get(missing)
+    via_flask = anonymous.get(missing, params=token)
+    assert fast.status_code == 404 and fast.json()["error"]["code"] == "not_found"
+    assert_same_answer(fast, via_flask)
+    assert fast.headers["X-RateLimit-Limit"] and fast.headers["X-Request-Id"]
     mine = api.get(path, headers={"X-Request-Id": "trace-12345678"})
     assert mine.headers["X-Request-Id"] == "trace-12345678"
     other = stack.client(key=f"{uuid.uuid4()}").get(path)
     assert other.status_code == 401
-    missing = api.get(f"/v1/jobs/{uuid.uuid4()}/status")
-    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
-    assert missing.headers["X-RateLimit-Limit"] and missing.headers["X-Request-Id"]
+
+
+def test_fast_path_and_flask_path_refuse_alike(
+        make_settings: Callable[..., SettingsEnv], redis_url: str, tmp_path: Path) -> None:
+    """Over the rate limit both paths answer the same 429: body, Retry-After, X-RateLimit-*.
+
+    The limit is small so the key runs out at once; the pair is taken again if its two
+    requests straddled a second (Retry-After and the message count whole seconds)."""
+    from shared.apikeys import create_api_key
+
+    limit = 3
+    env = make_settings(isolated=True, rate_limit_requests=limit,
+                        rate_limit_window_seconds=3600, api_key_cache_seconds=30)
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    key = create_api_key(client, env.settings, f"org_{uuid.uuid4().hex[:8]}", "pytest")
+    server = ProductionApi(env, tmp_path / "api.log", workers=1).start()
+    api, anonymous = ApiClient(server.url, key), ApiClient(server.url, None)
+    try:
+        path = f"/v1/jobs/{api.submit(job_body(1))['id']}/status"  # counted; caches the key
+        assert [api.get(path).status_code for _ in range(limit)] == [200] * (limit - 1) + [429]
+        for _ in range(5):
+            second = int(time.time())
+            fast = api.get(path)
+            via_flask = anonymous.get(path, params={"access_token": key})
+            if int(time.time()) == second:
+                break
+        assert fast.status_code == 429 and fast.json()["error"]["code"] == "rate_limited"
+        assert_same_answer(fast, via_flask, skip=frozenset({"date", "x-request-id"}))
+        assert fast.headers["X-RateLimit-Remaining"] == "0"
+        assert fast.headers["X-RateLimit-Limit"] == str(limit)
+        assert int(fast.headers["Retry-After"]) >= 1
+    finally:
+        api.close()
+        anonymous.close()
+        server.close()
+        client.close()
 
 
 # ---------------------------------------------------------------------- long poll

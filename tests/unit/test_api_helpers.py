@@ -18,7 +18,7 @@ from flask import Flask
 from pydantic import ValidationError
 
 from api import grid, listing
-from api.auth import Authenticator, KeyCache, Principal, extract_key
+from api.auth import Authenticator, KeyCache, Principal, extract_key, request_key
 from api.http import parse_job_id, validation_message
 from api.redact import redact
 from api.routes.status import etag_matches, poll_after
@@ -187,6 +187,18 @@ def test_key_extraction_order() -> None:
     for headers, url, expected in cases:
         with app.test_request_context(url, headers=headers) as ctx:
             assert extract_key(ctx.request) == expected
+
+
+def test_fast_path_reads_the_key_headers_like_flask() -> None:
+    """``request_key`` on a bare environ (the status fast path, which never sees a query
+    string) gives what Flask's ``extract_key`` gives for the same headers."""
+    app = Flask(__name__)
+    for headers in ({"Api-Key": "k1", "Authorization": "Bearer k2"},
+                    {"Authorization": "bearer  k2 "}, {"Authorization": "Basic abc"},
+                    {"Api-Key": ""}, {"Api-Key": " ", "Authorization": "Bearer k2"}, {}):
+        with app.test_request_context("/", headers=headers) as ctx:
+            assert request_key(dict(ctx.request.environ)) == extract_key(ctx.request)
+    assert request_key({"HTTP_AUTHORIZATION": "Basic abc"}, "k3") == "k3"
 
 
 def test_key_cache_expires_and_remembers_bad_keys() -> None:
