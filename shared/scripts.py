@@ -25,6 +25,7 @@ _NAMES = (
     "transition",
     "retry_job",
     "status_read",
+    "find_messages",
     "webhook_attempt",
     "webhook_claim",
     "webhook_create",
@@ -50,6 +51,8 @@ class Scripts:
     transition: Script
     retry_job: Script
     status_read: Script
+    #: the broker messages of given jobs in the queues and in unacked (``worker/fleet.py``)
+    find_messages: Script
     #: a delivery attempt, recorded once (``worker/webhooks.py``)
     webhook_attempt: Script
     #: claims due members of a sorted set for one lease (deliveries, expiry deadlines)

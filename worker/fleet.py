@@ -41,17 +41,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from importlib import resources
+from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
 import redis
-from redis.commands.core import Script
 
 from shared import queues as q
 from shared.clock import now_ms
 from shared.keys import Keys
+from shared.scripts import scripts_for
 from shared.status import TERMINAL, JobStatus, Phase
 from shared.store import JobStore
 from worker.dispatch import Dispatcher
@@ -72,10 +71,6 @@ _JOB_FIELDS = ("status", "current_phase", "updated_at", "fanout_done", "processe
 Msg = tuple[str, int]
 #: restores the given delivery tags to their queues (kombu ``restore_by_tag``)
 Restorer = Callable[[list[str]], None]
-
-
-def _script() -> str:
-    return (resources.files("shared") / "lua" / "find_messages.lua").read_text(encoding="utf-8")
 
 
 def held_tags(consumer: Any) -> list[str] | None:
@@ -119,7 +114,6 @@ class Housekeeper:
     broker: redis.Redis
     dispatch: Dispatcher
     restore: Restorer
-    _find: Script | None = field(default=None, repr=False)
 
     @property
     def keys(self) -> Keys:
@@ -235,10 +229,9 @@ class Housekeeper:
     def _find_messages(self, job_ids: list[str]) -> dict[str, set[Msg]]:
         if not job_ids:
             return {}
-        if self._find is None:
-            self._find = self.broker.register_script(_script())
+        find = scripts_for(self.broker).find_messages
         queues = [self.keys.broker_queue(name) for name in (q.CONTROL, *q.EXTRACT_QUEUES)]
-        raws = cast(list[str], self._find(keys=[*queues, self.keys.unacked], args=job_ids))
+        raws = cast(list[str], find(keys=[*queues, self.keys.unacked], args=job_ids))
         found: dict[str, set[Msg]] = {}
         for raw in raws:
             m = message_of(raw)
