@@ -595,7 +595,7 @@ def _build() -> Json:
         "openapi": "3.1.0",
         "info": {"title": "jobgrid API", "version": "1.0.0",
                  "description": "Submit document batches, follow them, read the grid. The "
-                                "contract is shared/API.md; docs/api.md and "
+                                "contract is docs/contract.md; docs/api.md and "
                                 "docs/operations.md describe the details."},
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
         "security": [{"ApiKeyHeader": []}, {"BearerAuth": []}, {"AccessToken": []}],

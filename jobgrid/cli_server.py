@@ -144,7 +144,7 @@ def worker(queues: str, concurrency: int, hostname: str | None) -> int:
 def worker_health(queue: str, timeout: float) -> int:
     """Exit 0 when a worker consuming QUEUE ran a ping task within TIMEOUT seconds.
 
-    This proves consumption, not just a live process (PITFALLS 9): use it as the
+    This proves consumption, not just a live process (pitfall 9 in docs/pitfalls.md): use it as the
     container health check of workers.
     """
     from shared.settings import get_settings

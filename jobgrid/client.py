@@ -1,4 +1,4 @@
-"""A small typed client for the jobgrid HTTP API (``shared/API.md``), on ``urllib`` only.
+"""A small typed client for the jobgrid HTTP API (``docs/contract.md``), on ``urllib`` only.
 
 Every non-2xx answer becomes :class:`ApiError` carrying the contract's ``error.code`` and
 ``error.message``; anything that prevents an answer (refused connection, DNS, timeout, reset)

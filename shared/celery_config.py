@@ -1,6 +1,6 @@
 """Celery configuration shared by the worker app and the API's sending-only app.
 
-The settings here are the answers to ``../shared/PITFALLS.md``: acks_late with
+The settings here are the answers to ``docs/pitfalls.md``: acks_late with
 reject_on_worker_lost (1), a visibility_timeout longer than any task or countdown (2),
 prefetch 1 (8), explicit routes to separate queues (8), and every broker key under our prefix.
 """
@@ -19,7 +19,8 @@ from shared.settings import Settings
 
 
 def restore_options(visibility_timeout: int) -> dict[str, int]:
-    """How soon a message unacked by a dead worker goes back on its queue (PITFALLS 1, 2).
+    """How soon a message unacked by a dead worker goes back on its queue (pitfalls 1 and 2 in
+    docs/pitfalls.md).
 
     kombu's Redis transport re-queues an unacked message once it is older than
     ``visibility_timeout``, but only when a sweep (``restore_visible``) runs: in a worker every

@@ -1,7 +1,7 @@
 """Pydantic models: the single source for API payloads, worker inputs and the OpenAPI document.
 
 Request models reject unknown fields (a typo should fail loudly, not be ignored); response
-models mirror ``../shared/API.md`` field for field.
+models mirror ``docs/contract.md`` field for field.
 """
 
 from __future__ import annotations

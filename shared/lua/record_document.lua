@@ -1,10 +1,10 @@
 -- Records one document's outcome exactly once and says whether it was the last one.
--- The done-set guard makes a redelivered task a no-op (PITFALLS 3), and the caller that
--- adds the last member - and only that caller - enqueues finalize (PITFALLS 6: no chords).
--- It also hands out the job's next unsent document (the fan-out window slides by one): with
--- an envelope (shared/broker_messages.py) it pushes that document's broker message itself,
--- in this same atomic step; without one it remembers the hand-out under this document's
--- index, so a redelivery re-sends it, and the caller sends it.
+-- The done-set guard makes a redelivered task a no-op (pitfall 3 in docs/pitfalls.md), and the
+-- caller that adds the last member - and only that caller - enqueues finalize (pitfall 6 in
+-- docs/pitfalls.md: no chords). It also hands out the job's next unsent document (the fan-out
+-- window slides by one): with an envelope (shared/broker_messages.py) it pushes that document's
+-- broker message itself, in this same atomic step; without one it remembers the hand-out under this
+-- document's index, so a redelivery re-sends it, and the caller sends it.
 -- One read and one write of the job hash: this runs once per document.
 --
 -- KEYS[1] job hash     KEYS[2] done set      KEYS[3] failed set

@@ -1,4 +1,5 @@
-"""Every error row of the contract (API.md "Errors"), over real HTTP against the API server + Redis.
+"""Every error row of the contract (docs/contract.md "Errors"), over real HTTP against the API
+server + Redis.
 
 The module runs its own API server on an isolated key prefix (own jobs, own queues, so no
 worker of another test consumes its jobs) with small limits, and each test gets a fresh

@@ -24,7 +24,7 @@ from support.servers import ApiServer, WorkerProcess
 
 from api.openapi import document
 
-#: Every operation of shared/API.md, as (method, path template).
+#: Every operation of docs/contract.md, as (method, path template).
 CONTRACT = {
     ("post", "/v1/jobs"), ("get", "/v1/jobs"), ("get", "/v1/jobs/{job_id}"),
     ("get", "/v1/jobs/{job_id}/status"), ("get", "/v1/jobs/status"),

@@ -1,4 +1,4 @@
-"""Security properties of the API over real HTTP (API.md "Authentication and tenancy").
+"""Security properties of the API over real HTTP (docs/contract.md "Authentication and tenancy").
 
 * API keys live in Redis only as SHA-256 digests: after real traffic with every key style,
   no Redis key name or value under the prefix (broker messages included) holds a clear key;
