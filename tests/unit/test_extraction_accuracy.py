@@ -67,7 +67,7 @@ def test_samples_meet_the_targets_in_direct_mode(bench: ModuleType, tmp_path: Pa
     sets = report["sets"]
     assert list(sets)[0] == "generated-heldout"  # held-out first
     assert set(sets) == {"generated-heldout", "claims", "forms", "unseen", "holdout",
-                         "invoices", "generated-tuning"}
+                         "invoices", "kinds", "generated-tuning"}
     invoices = sets["invoices"]
     assert invoices["documents"] >= 32 and invoices["errors"] == []
     assert invoices["overall"]["precision"] >= bench.TARGET_PRECISION
