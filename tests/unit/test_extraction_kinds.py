@@ -154,3 +154,28 @@ def test_the_sender_of_a_claim_email_is_the_claimant() -> None:
 def test_a_title_names_the_claim_type() -> None:
     assert values("Vehicle Incident Report\n\nClaim No: MTR-1")["claim_type"] == "auto"
     assert "claim_type" not in values("Incident Report\n\nClaim No: MTR-1")
+
+
+# ------------------------------------------------------------------------------ dates
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("the 9th of March 2025", "2025-03-09"), ("on the 3rd of May, 2024", "2024-05-03"),
+    ("Sunday, the 2nd of June 2024", "2024-06-02"), ("theatre 1 May 2024", None),
+])
+def test_dates_written_in_words(raw: str, expected: str | None) -> None:
+    from worker.extraction.dateparse import parse_date_text
+
+    parsed = parse_date_text(raw)
+    assert (parsed[0] if parsed else None) == expected
+
+
+@pytest.mark.parametrize(("label", "field"), [
+    ("Date of invoice", "invoice_date"), ("Billed on", "invoice_date"),
+    ("Payment deadline date", "due_date"), ("Échéance", "due_date"),
+    ("Cover start", "start_date"), ("Policy expiry date", "end_date"),
+])
+def test_date_label_wordings(label: str, field: str) -> None:
+    fields = [spec("invoice_date", DATE), spec("due_date", DATE), spec("start_date", DATE),
+              spec("end_date", DATE)]
+    cells = BuiltinExtractor().extract(
+        ParsedDocument(text=f"{label}: 14 March 2025", kind="text"), fields)
+    assert {k: c.value for k, c in cells.items() if c.filled} == {field: "2025-03-14"}
