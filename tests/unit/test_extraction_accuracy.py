@@ -67,7 +67,7 @@ def test_samples_meet_the_targets_in_direct_mode(bench: ModuleType, tmp_path: Pa
     sets = report["sets"]
     assert list(sets)[0] == "generated-heldout"  # held-out first
     assert set(sets) == {"generated-heldout", "claims", "forms", "unseen", "holdout",
-                         "invoices", "generated-tuning"}
+                         "invoices", "kinds", "generated-tuning"}
     invoices = sets["invoices"]
     assert invoices["documents"] >= 32 and invoices["errors"] == []
     assert invoices["overall"]["precision"] >= bench.TARGET_PRECISION
@@ -86,7 +86,8 @@ def test_samples_meet_the_targets_in_direct_mode(bench: ModuleType, tmp_path: Pa
     assert heldout["by_type"]["integer"]["recall"] >= 0.80
     assert heldout["by_type"]["boolean"]["recall"] >= 0.80
     # a floor under what is measured, not the target (0.80, missed; docs/extraction.md)
-    assert sets["claims"]["overall"]["recall"] >= 0.65
+    assert sets["claims"]["overall"]["recall"] >= 0.75
+    assert sets["kinds"]["overall"]["recall"] >= 0.85  # written for the lexicon: tuned on
 
 
 def test_generated_sets_are_split_and_complete() -> None:

@@ -17,6 +17,7 @@ candidate of about the same rank disagrees. See ``docs/extraction.md`` for the n
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -35,6 +36,7 @@ from worker.extraction.lexicon import (
     enum_from_phrase,
     extra_labels,
     paid_phrase,
+    role_phrase,
 )
 from worker.extraction.prose import name_run
 from worker.extraction.types import LENIENT, Hints, parse_scored, unit_in_label
@@ -42,9 +44,11 @@ from worker.extraction.unlabelled import Context, Found, find
 from worker.extraction.values import (
     CHECKED,
     checked_option,
+    leading_answer,
     leading_values,
     legal_name,
     looks_like,
+    number_word,
     sentence,
 )
 
@@ -370,14 +374,27 @@ class Judge:
     def fallback(self, field: FieldSpec, raw: str) -> object | None:
         """Readings the strict parsers refuse but the lexicon knows: ``Paid in full`` for a
         paid flag, ``Mastercard ending 5521`` or a schema's value alias for an enum."""
-        if field.type is FieldType.BOOLEAN and self.roles.get(field.name) == "paid":
+        role = self.roles.get(field.name)
+        if field.type is FieldType.BOOLEAN and role == "paid":
             return paid_phrase(raw)
+        phrased = role_phrase(role, raw)
+        if phrased is not None and field.type in _PHRASE_TYPES:
+            value = json.loads(phrased)
+            if isinstance(value, _PHRASE_TYPES[field.type]) and not (
+                    field.type is FieldType.INTEGER and isinstance(value, bool)):
+                return value
+        if field.type is FieldType.BOOLEAN:
+            return leading_answer(raw)
+        if field.type is FieldType.INTEGER:
+            return number_word(raw)
         if field.type is FieldType.ENUM and len(raw) <= 80:
             return enum_from_phrase(raw, field.values or [],
                                     field.value_aliases or {})
         return None
 
 
+_PHRASE_TYPES: dict[FieldType, type] = {FieldType.BOOLEAN: bool, FieldType.INTEGER: int}
+"""Field types a role's value phrasing (:func:`role_phrase`) may fill, with the JSON type."""
 _NO_JUDGE = Judge({})
 
 

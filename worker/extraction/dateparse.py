@@ -1,7 +1,8 @@
 """Date parsing to ISO ``YYYY-MM-DD``.
 
 Accepted: ISO (``2024-09-14``, also with a time), ``2024/09/14``, month names in either order
-(``14 September 2024``, ``Sep 14, 2024``, ``14-Sep-2024``, ``Saturday, 14th Sept. 2024``) and
+(``14 September 2024``, ``Sep 14, 2024``, ``14-Sep-2024``, ``Saturday, 14th Sept. 2024``,
+``the 9th of March 2025``) and
 numeric day/month forms with a 4- or 2-digit year.
 
 Numeric day/month ambiguity, the documented rule:
@@ -36,6 +37,8 @@ for _number, _names in enumerate(
     for _name in _names.split():
         MONTHS[_name] = _number
 
+_ARTICLE = re.compile(r"^(?:on\s+)?(?:the\s+)(?=\d)", re.I)
+"""``the 9th of March 2025``, ``on the 3rd of May 2024``: the words a letter puts first."""
 _WEEKDAY = re.compile(r"^(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*\.?,?\s+", re.I)
 _TIME = re.compile(
     r"(?:[T\s]+|,\s*)(?:at\s+)?\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[ap]\.?m\.?)?\s*"
@@ -110,6 +113,7 @@ def parse_date_text(
 ) -> tuple[str, bool] | None:
     """Return (ISO date, ambiguous) or ``None``; ``day_first`` is :func:`infer_day_first`'s."""
     text = _WEEKDAY.sub("", raw.strip(), count=1).strip().rstrip(".")
+    text = _ARTICLE.sub("", text, count=1)
     text = _TIME.sub("", text).strip()
     if m := _YMD.fullmatch(text):
         iso = _make(int(m.group(1)), int(m.group(3)), int(m.group(4)))

@@ -206,6 +206,10 @@ class LabelIndex:
         for spec, toks in extra:
             self._add_lexicon(spec, toks)
         self._fuzzy_keys = [k for k, m in self.compact.items() if len(k) >= FUZZY_MIN_CHARS]
+        self.qualifiable_compact: dict[str, LabelMatch] = {}
+        for key, found in self.qualifiable.entries.items():  # ``E-mail for`` = ``Email for``
+            if found is not None:
+                self.qualifiable_compact.setdefault("".join(key), found)
         self._fuzzy_keys += [k for k, m in self.lexicon_compact.items()
                              if m is not None and len(k) >= FUZZY_MIN_CHARS]
 
@@ -225,6 +229,10 @@ class LabelIndex:
         self.lexicon_compact[compact] = match if known == match else None
         self.prefix_extra.setdefault(toks, match)
         self.longest = max(self.longest, len(toks))
+        if spec.type in _QUALIFIED_TYPES and len(toks) > 1 and toks not in self.qualifiable.entries:
+            # ``Contact e-mail for this claim``: a synonym may take a qualifier as a name may
+            self.qualifiable.add(toks, LabelMatch(spec.name, match.quality * QUALIFIED,
+                                                  qualified=True, source="lexicon"))
 
     def _add(self, spec: FieldSpec, label: str, exact_q: float, compact_q: float) -> None:
         toks = tokens(label)
@@ -302,7 +310,8 @@ class LabelIndex:
         for k in range(min(self.longest, len(toks) - 1), 0, -1):
             rest = toks[k:]
             if rest[0] in QUALIFIER_WORDS and len(rest) <= _MAX_QUALIFIER:
-                found = self.qualifiable.get(toks[:k])
+                found = (self.qualifiable.get(toks[:k])
+                         or self.qualifiable_compact.get("".join(toks[:k])))
                 if found is not None:
                     return found
         return None

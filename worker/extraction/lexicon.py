@@ -15,6 +15,7 @@ the top (``RECEIPT``, ``Purchase Order``, ``Statement of Account``), else from c
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
@@ -43,6 +44,9 @@ class Role:
     labels: frozenset[Key]  # word tokens as written (``invoice``, ``no``)
     kind_labels: Mapping[str, frozenset[Key]]
     canon: frozenset[Key]  # every label, kind-specific ones included, in canonical form
+    phrases: Mapping[Key, str] = dataclasses.field(default_factory=dict)
+    """Value phrasings of this role (word tokens -> the value as JSON text): ``none`` for a
+    count of injured people is ``0``, ``not required`` for a police report is ``false``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +81,10 @@ def load(path: Path = LEXICON_PATH) -> Lexicon:
         labels = _raw([name.replace("_", " "), *spec["labels"]])
         by_kind = {kind: _raw(words) for kind, words in spec.get("kind_labels", {}).items()}
         every = labels.union(*by_kind.values())
+        phrases = {k: value for value, words in spec.get("values", {}).items()
+                   for k in _raw(words)}
         roles[name] = Role(name, frozenset(spec["types"]), labels, by_kind,
-                           frozenset(canonical(k) for k in every))
+                           frozenset(canonical(k) for k in every), phrases)
     kinds = {kind: _keys(words) for kind, words in data["document_kinds"].items()}
     enums = {value: tuple(k for k in (tokens(w) for w in words) if k)
              for value, words in data["enum_values"].items()}
@@ -305,6 +311,18 @@ def paid_phrase(text: str, lexicon: Lexicon | None = None) -> bool | None:
     if k in lex.paid_false:
         return False
     return None
+
+
+def role_phrase(role: str | None, text: str, lexicon: Lexicon | None = None) -> str | None:
+    """The value (as JSON text: ``0``, ``false``) the lexicon gives ``text`` for ``role``,
+    or ``None``: ``Nobody`` for a count of injured people, ``Not required`` for a police
+    report. The whole value must be the phrase (a trailing full stop is ignored)."""
+    if role is None:
+        return None
+    found = (lexicon or load()).roles.get(role)
+    if found is None or not found.phrases:
+        return None
+    return found.phrases.get(tokens(text))
 
 
 def _contains(words: Key, part: Key) -> bool:

@@ -48,7 +48,12 @@ _CUSTOMER_CUES = frozenset({"bill", "billed", "customer", "client", "sold", "shi
                             "recipient", "purchaser"})
 _VENDOR_CUES = frozenset({"questions", "contact", "support", "remit", "remittance", "our",
                           "vendor", "supplier", "seller", "from", "merchant", "help"})
-_SENT_TO = re.compile(r"\b(?:e-?mailed|sent|emailed)\s+to\s+(?P<email>\S+@\S+)", re.IGNORECASE)
+_SENT_TO = re.compile(
+    r"\b(?:e-?mailed|sent|emailed)\s+to\s+(?:(?:you|the\s+(?:insured|claimant|policyholder|"
+    r"customer|client))\s+at\s+)?(?P<email>\S+@\S+)"
+    r"|\b(?:write|reply|respond|contact|reach|e-?mail)\s+(?:to\s+)?(?:you|me|the\s+(?:insured|"
+    r"claimant|policyholder))\s+(?:at|on|via)\s+(?P<them>\S+@\S+)", re.IGNORECASE)
+"""An address the document says it writes to (the recipient's): never ``contact us at``."""
 _PAY_CUES = frozenset({"paid", "pay", "payment", "collected", "charged", "debited", "tender",
                        "tendered", "ending", "method", "via", "using"})
 _MASKED = re.compile(r"[*xX\u2022]{4}")
@@ -65,6 +70,12 @@ RULE_CONFIDENCE: dict[str, float] = {
     "bare_date": 0.8,
     "address_block_email": 0.84,
     "sent_to_email": 0.86,
+    "sender_email": 0.82,
+    "loss_sentence": 0.82,
+    "reported_sentence": 0.82,
+    "injury_sentence": 0.82,
+    "police_sentence": 0.82,
+    "title_claim_type": 0.8,
     "due_sentence": 0.86,
     "payment_sentence": 0.8,
     "law_sentence": 0.82,
@@ -384,7 +395,7 @@ def customer_email(ctx: Context, field: FieldSpec) -> Found | None:
     for i, line in enumerate(ctx.lines):
         m = _SENT_TO.search(line)
         if m:
-            raw = m.group("email").rstrip(".,;")
+            raw = (m.group("email") or m.group("them")).rstrip(".,;")
             found.append(Found(raw, i + 1, line.find(raw), "sent_to_email"))
     if not found:
         for i in _customer_block_lines(ctx):
@@ -415,6 +426,156 @@ def _customer_block_lines(ctx: Context) -> list[int]:
                 break
             out.append(j)
     return out
+
+
+# ---------------------------------------------------------------------------- claims
+_HEADER_FIELD = re.compile(r"(?P<name>from|to|subject|date|sent|cc)\s*:\s*(?P<value>.*)",
+                           re.IGNORECASE)
+_HEADER_LINES = 10
+_ROLE_MAILBOXES = frozenset({"claims", "claim", "noreply", "no-reply", "donotreply", "support",
+                             "info", "service", "help", "admin", "office", "contact", "hello",
+                             "notifications", "mailer-daemon", "postmaster", "newclaims"})
+"""Local parts of shared mailboxes: an insurer's or a company's desk, never the claimant."""
+
+
+def _mail_headers(ctx: Context) -> dict[str, tuple[int, str]]:
+    """``From``/``To``/``Subject``/``Date`` of a forwarded or pasted e-mail at the top of the
+    document (its first header lines), by lower-case name; empty when it is not an e-mail."""
+    found: dict[str, tuple[int, str]] = {}
+    for i, text in enumerate(ctx.clean[:_HEADER_LINES]):
+        m = _HEADER_FIELD.fullmatch(text)
+        if m:
+            found.setdefault(m.group("name").casefold(), (i, m.group("value")))
+    return found if "from" in found and ({"to", "subject"} & found.keys()) else {}
+
+
+def sender_email(ctx: Context) -> Found | None:
+    """The claimant's address in a claim sent by e-mail: the ``From:`` of the message, when
+    it is a person's mailbox (not ``claims@``, ``noreply@``...) on another domain than the
+    ``To:`` address (a reply from the insurer's own desk is not the claimant)."""
+    headers = _mail_headers(ctx)
+    if not headers:
+        return None
+    i, value = headers["from"]
+    senders = _EMAIL.findall(value)
+    if len(senders) != 1:
+        return None
+    sender = senders[0]
+    local, domain = sender.lower().rsplit("@", 1)
+    to = {a.lower().rsplit("@", 1)[1] for a in _EMAIL.findall(headers.get("to", (0, ""))[1])}
+    if local in _ROLE_MAILBOXES or domain in to:
+        return None
+    return _at(ctx, i, sender, "sender_email")
+
+
+def contact_email(ctx: Context, field: FieldSpec) -> Found | None:
+    """The claimant's e-mail: as for a customer (address block, ``sent to``), else the sender
+    of a claim e-mail."""
+    return customer_email(ctx, field) or sender_email(ctx)
+
+
+_MONTH_WORD = r"(?:\d|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)"
+_LOSS_SENTENCE = re.compile(
+    r"\b(?:occurred|happened|took\s+place|broken\s+into|burgled|stolen|damaged|destroyed|"
+    r"caught\s+fire|flooded|collided|crashed)\s+on\s+(?:the\s+)?(?P<rest>" + _MONTH_WORD + r".*)",
+    re.IGNORECASE)
+_REPORTED_SENTENCE = re.compile(
+    r"\b(?:notif(?:ied|ying)\s+us(?:\s+of\s+(?:your|the|this)\s+(?:claim|loss|incident))?|"
+    r"(?:claim|loss|incident)\s+was\s+(?:reported|notified|lodged|received|submitted)"
+    r"(?:\s+to\s+us)?|reported\s+(?:it|this|the\s+(?:claim|loss|incident))\s+to\s+us)"
+    r"\s+on\s+(?:the\s+)?(?P<rest>" + _MONTH_WORD + r".*)", re.IGNORECASE)
+
+
+def _date_sentence(pattern: re.Pattern[str], rule: str) -> Rule:
+    """A date stated in a sentence after a verb that says what it dates (``was broken into
+    on Saturday 1 November 2025``); two different dates leave the cell empty."""
+    def read(ctx: Context, field: FieldSpec) -> Found | None:
+        found: list[Found] = []
+        for i, line in enumerate(ctx.lines):
+            for m in pattern.finditer(line):
+                rest = re.split(r"[.;!?](?:\s|$)", m.group("rest"), maxsplit=1)[0].strip(" ,")
+                for raw in (rest, *leading_values(rest, False)):
+                    raw = raw.rstrip(" .,;")
+                    parsed = parse_scored(field, raw, Hints())
+                    if parsed is not None:
+                        found.append(Found(raw, i + 1, m.start("rest"), rule, parsed[0]))
+                        break
+        return _unique(found, lambda f: f.value)
+    return read
+
+
+_COUNT_WORDS = {w: n for n, w in enumerate(
+    "no one two three four five six seven eight nine ten".split())}
+_NOBODY_HURT = re.compile(
+    r"\b(?:nobody|no\s*-?\s*one|none\s+of\s+us|no\s+person|no\s+persons|no\s+people)\s+"
+    r"(?:was|were|got|has\s+been|have\s+been)\s+(?:injured|hurt)\b"
+    r"|\bthere\s+were\s+no\s+injuries\b|\bno\s+(?:one|body)\s+(?:was\s+)?(?:injured|hurt)\b"
+    r"|\bwithout\s+(?:any\s+)?injur(?:y|ies)\b|\bno\s+injuries\s+(?:were\s+)?"
+    r"(?:reported|sustained|occurred)\b", re.IGNORECASE)
+_SOME_HURT = re.compile(
+    r"\b(?P<n>\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)\s+"
+    r"(?:people|persons|passengers|occupants|pedestrians|employees|guests|visitors)\s+"
+    r"(?:was|were|got|have\s+been)\s+(?:injured|hurt)\b", re.IGNORECASE)
+
+
+def injury_sentence(ctx: Context, field: FieldSpec) -> Found | None:
+    """``Nobody was injured.`` -> 0, ``Two passengers were injured`` -> 2; disagreeing
+    sentences leave the cell empty."""
+    found: list[Found] = []
+    for i, line in enumerate(ctx.lines):
+        for m in _NOBODY_HURT.finditer(line):
+            found.append(Found(m.group(), i + 1, m.start(), "injury_sentence", 0))
+        for m in _SOME_HURT.finditer(line):
+            word = m.group("n").casefold()
+            n = int(word) if word.isdigit() else _COUNT_WORDS[word]
+            found.append(Found(m.group(), i + 1, m.start(), "injury_sentence", n))
+    return _unique(found, lambda f: f.value)
+
+
+_POLICE_YES = re.compile(
+    r"\b(?:reported|notified|informed|called|contacted)\s+(?:(?:it|this|the\s+\w+)\s+)?"
+    r"(?:to\s+)?the\s+police\b|\bpolice\s+(?:attended|were\s+(?:called|notified|informed|"
+    r"contacted)|report\s+(?:was|has\s+been)\s+(?:filed|made))\b|\bcrime\s+(?:reference|"
+    r"ref|number)\b", re.IGNORECASE)
+_POLICE_NO = re.compile(
+    r"\b(?:not|never|n't)\s+(?:\w+\s+)?(?:report(?:ed)?|notif(?:y|ied)|inform(?:ed)?|"
+    r"call(?:ed)?|contact(?:ed)?)\s+"
+    r"(?:(?:it|this|the\s+\w+)\s+)?(?:to\s+)?the\s+police\b|\bpolice\s+(?:were|was)\s+not\s+"
+    r"(?:called|notified|informed|involved|contacted)\b|\bno\s+police\s+report\b|\bpolice\s+"
+    r"(?:did\s+not|didn't)\s+attend\b", re.IGNORECASE)
+
+
+def police_sentence(ctx: Context, field: FieldSpec) -> Found | None:
+    """``I reported the burglary to the police`` / a crime reference -> yes; ``the police
+    were not called`` -> no. A sentence of each kind contradicts: empty."""
+    found: list[Found] = []
+    for i, line in enumerate(ctx.lines):
+        negated = [(m, False) for m in _POLICE_NO.finditer(line)]
+        spans = [m.span() for m, _ in negated]
+        affirmed = [(m, True) for m in _POLICE_YES.finditer(line)
+                    if not any(a <= m.start() < b or m.start() <= a < m.end() for a, b in spans)]
+        for m, value in negated + affirmed:
+            found.append(Found(m.group(), i + 1, m.start(), "police_sentence", value))
+    return _unique(found, lambda f: f.value)
+
+
+def title_claim_type(ctx: Context, field: FieldSpec) -> Found | None:
+    """A claim's kind named by its title or its e-mail subject: ``Vehicle Incident Report``
+    -> ``auto``, ``Subject: stolen bicycle`` -> ``theft``. Only the first title-like line
+    (or the subject); a title naming two kinds gives nothing."""
+    headers = _mail_headers(ctx)
+    if "subject" in headers:
+        i, text = headers["subject"]
+    else:
+        first = next((j for j, t in enumerate(ctx.clean[:_LETTERHEAD_LINES]) if t), None)
+        if first is None or ":" in ctx.clean[first] or len(ctx.clean[first].split()) > 8:
+            return None
+        i, text = first, ctx.clean[first]
+    value = enum_from_phrase(text, field.values or [], _value_aliases(field))
+    if value is None:
+        return None
+    col = ctx.lines[i].find(text)
+    return None if col < 0 else Found(text, i + 1, col, "title_claim_type", value)
 
 
 # ---------------------------------------------------------------------------- enum
@@ -511,7 +672,13 @@ RULES: dict[str, tuple[frozenset[FieldType], Rule]] = {
     "invoice_date": (frozenset({FieldType.DATE}), bare_date),
     "due_date": (frozenset({FieldType.DATE}), due_sentence),
     "customer_email": (frozenset({FieldType.EMAIL}), customer_email),
-    "contact_email": (frozenset({FieldType.EMAIL}), customer_email),
+    "contact_email": (frozenset({FieldType.EMAIL}), contact_email),
+    "loss_date": (frozenset({FieldType.DATE}), _date_sentence(_LOSS_SENTENCE, "loss_sentence")),
+    "reported_date": (frozenset({FieldType.DATE}),
+                      _date_sentence(_REPORTED_SENTENCE, "reported_sentence")),
+    "persons_injured": (frozenset({FieldType.INTEGER, FieldType.NUMBER}), injury_sentence),
+    "police_report": (frozenset({FieldType.BOOLEAN}), police_sentence),
+    "claim_type": (frozenset({FieldType.ENUM}), title_claim_type),
     "payment_method": (frozenset({FieldType.ENUM}), payment_sentence),
     "governing_law": (frozenset({FieldType.ENUM}), law_sentence),
     "notice_period": (frozenset({FieldType.INTEGER, FieldType.NUMBER}),

@@ -131,3 +131,34 @@ def looks_like(dropped: str | None, raw: str) -> bool:
         digits = any(ch.isdigit() for ch in token)
         return " " not in token and digits and _AMOUNT.fullmatch(token) is None
     return any(t in TIME_UNITS for t in tokens(raw))
+
+
+_ANSWER = re.compile(r"(yes|no)\s*(?:[,;:(\u2013\u2014]|-\s|\s-\s|$)", re.IGNORECASE)
+_NUMBER_WORDS: dict[str, int] = {
+    word: n for n, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve".split())
+}
+
+
+def leading_answer(raw: str) -> bool | None:
+    """A form's yes/no answer followed by its explanation: ``Yes - crime ref CR/118``,
+    ``No (not required)``, ``Yes, on 3 May``. The answer must be the first word and be cut
+    off by punctuation, so ``No. 4471`` (an identifier) and ``Norway`` are not answers."""
+    m = _ANSWER.match(raw.strip())
+    if m is None or raw.strip()[m.end(1):m.end(1) + 1] == ".":
+        return None
+    return m.group(1).casefold() == "yes"
+
+
+def number_word(raw: str) -> int | None:
+    """A count written as a word, as forms and letters do: ``Two`` -> 2, ``one (1)`` -> 1,
+    ``zero`` -> 0. Only zero to twelve: larger counts are written in digits."""
+    words = raw.strip().rstrip(".").split()
+    if not 1 <= len(words) <= 2:
+        return None
+    value = _NUMBER_WORDS.get(words[0].casefold())
+    if value is None:
+        return None
+    if len(words) == 2 and words[1].strip("()") != str(value):
+        return None
+    return value
