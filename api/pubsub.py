@@ -221,6 +221,7 @@ class ChangeFeed:
 
     def _listen(self) -> None:
         client = self._client_factory()
+        # The one direct Redis call in api/ (docs/architecture.md): a subscription, not data.
         pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
         try:
             pubsub.subscribe(self._channel)
