@@ -15,11 +15,10 @@ from typing import Any
 import orjson
 
 from api import grid
-from api.routes.results import load, unprocessed_status
+from api.routes.results import Availability, availability, load, unprocessed_status
 from api.services import Services
 from shared.clock import now_ms
-from shared.jobview import effective_status
-from shared.status import JobStatus
+from shared.job import F
 
 PAGE_SIZE = 100
 #: Below this a filled cell is highlighted for review. The built-in extractor scores a value
@@ -110,27 +109,19 @@ def make_row(raw: dict[str, Any], fields: list[str]) -> Row:
 
 def load_page(svc: Services, job_id: str, org: str, page: int) -> GridPage:
     """The rows of ``page`` (1-based, clamped), in one round trip; unavailable if expired."""
-    k = svc.keys.job_keys(job_id)
-    pipe = svc.redis.pipeline(transaction=False)
-    pipe.hgetall(k.job)
-    pipe.get(k.schema)
-    pipe.exists(k.docs)
-    h, schema_raw, docs_exist = pipe.execute()
-    if (not h or h.get("org") != org or not schema_raw or not docs_exist
-            or effective_status(h, now_ms()) is JobStatus.EXPIRED):
+    read = svc.store.results_read(job_id, all_rows=False)
+    h = read.job
+    if availability(h, org, read.schema, read.docs_exist, now_ms()) is not Availability.AVAILABLE:
         return GridPage(available=False)
-    fields = [f["name"] for f in orjson.loads(schema_raw)["fields"]]
-    total = int(h.get("document_count") or 0)
+    fields = [f["name"] for f in orjson.loads(read.schema or "{}")["fields"]]
+    total = int(h.get(F.DOCUMENT_COUNT) or 0)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(max(1, page), pages)
     indexes = [str(i) for i in range((page - 1) * PAGE_SIZE, min(total, page * PAGE_SIZE))]
     rows: list[Row] = []
     unprocessed = unprocessed_status(h)
     if indexes:
-        pipe = svc.redis.pipeline(transaction=False)
-        pipe.hmget(k.results, indexes)
-        pipe.hmget(k.names, indexes)
-        recorded, names = pipe.execute()
+        recorded, names = svc.store.rows_at(job_id, indexes)
         for i, raw, name in zip(indexes, recorded, names, strict=True):
             data = orjson.loads(raw) if raw else grid.pending_row(int(i), name or "", fields,
                                                                    unprocessed)
@@ -143,7 +134,7 @@ def csv_body(svc: Services, job_id: str, org: str) -> str:
     fields as amount and currency columns, every cell neutralized against formulas."""
     h, schema, recorded = load(svc, job_id, org)
     fields = [f["name"] for f in schema["fields"]]
-    count = int(h.get("document_count") or 0)
+    count = int(h.get(F.DOCUMENT_COUNT) or 0)
     names = svc.store.document_names(job_id) if len(recorded) < count else {}
     rows = grid.build_rows(fields, count, recorded, names, False, unprocessed_status(h))
     return grid.to_csv(schema["fields"], rows)

@@ -6,6 +6,12 @@ Workers write one JSON row per finished document; a document not recorded yet is
 cancelled: it will not run unless the job is retried), so a client always gets one row per
 document in index order. Rows are normalized to the schema's fields, so a CSV has a stable
 column set even if a worker wrote an extra or missing key.
+
+A row has one definition, ``shared.models.ResultRow`` (the OpenAPI schema and the workers'
+rows are held to it by ``tests/unit/test_result_rows.py``). The rows here are plain dicts
+keyed by that model's field names, taken from the model below, because validating a model
+per row would cost more than the rest of a 10,000-row response; a field added to the model
+stops this module at import until the grid learns it.
 """
 
 from __future__ import annotations
@@ -17,41 +23,48 @@ from typing import Any
 
 import orjson
 
+from shared.models import ResultRow
+
 CSV_FIXED_COLUMNS = ("index", "filename", "status")
 #: Columns a ``?detail=true`` CSV ends with.
 CSV_DETAIL_COLUMNS = ("error.code", "error.message", "needs_review")
 
 FieldLike = str | Mapping[str, Any]
 
+#: The row's keys: exactly ``ResultRow``'s fields, in its order (an unpacking, so the model
+#: and this module cannot drift apart).
+(DOCUMENT, STATUS, VALUES, CONFIDENCE, ERROR, DETAIL, NEEDS_REVIEW,
+ RERUN) = ResultRow.model_fields
+
 
 def pending_row(index: int, filename: str, fields: list[str],
                 status: str = "pending") -> dict[str, Any]:
     return {
-        "document": {"index": index, "filename": filename},
-        "status": status,
-        "values": dict.fromkeys(fields),
-        "confidence": dict.fromkeys(fields, 0.0),
-        "error": None,
-        "detail": dict.fromkeys(fields),
+        DOCUMENT: {"index": index, "filename": filename},
+        STATUS: status,
+        VALUES: dict.fromkeys(fields),
+        CONFIDENCE: dict.fromkeys(fields, 0.0),
+        ERROR: None,
+        DETAIL: dict.fromkeys(fields),
     }
 
 
 def normalize_row(raw: dict[str, Any], fields: list[str], detail: bool) -> dict[str, Any]:
     """The row with exactly the schema's fields; ``detail`` (where each value was found) and
     ``needs_review`` (required fields left empty) only when asked for."""
-    values = raw.get("values") or {}
-    confidence = raw.get("confidence") or {}
+    values = raw.get(VALUES) or {}
+    confidence = raw.get(CONFIDENCE) or {}
     row: dict[str, Any] = {
-        "document": raw["document"],
-        "status": raw.get("status", "completed"),
-        "values": {f: values.get(f) for f in fields},
-        "confidence": {f: float(confidence.get(f) or 0.0) for f in fields},
-        "error": raw.get("error"),
+        DOCUMENT: raw[DOCUMENT],
+        STATUS: raw.get(STATUS, "completed"),
+        VALUES: {f: values.get(f) for f in fields},
+        CONFIDENCE: {f: float(confidence.get(f) or 0.0) for f in fields},
+        ERROR: raw.get(ERROR),
     }
     if detail:
-        cells = raw.get("detail") or {}
-        row["detail"] = {f: cells.get(f) for f in fields}
-        row["needs_review"] = list(raw.get("needs_review") or [])
+        cells = raw.get(DETAIL) or {}
+        row[DETAIL] = {f: cells.get(f) for f in fields}
+        row[NEEDS_REVIEW] = list(raw.get(NEEDS_REVIEW) or [])
     return row
 
 
@@ -72,7 +85,7 @@ def finished_row(raw: dict[str, Any], fields: list[str], detail: bool,
     """A row as the results cursor and ``row`` events serve it: the same shape as a full
     view's row plus ``rerun`` (true when a retry re-ran it: its earlier values are void)."""
     row = normalize_row(raw, fields, detail)
-    row["rerun"] = reruns > 0
+    row[RERUN] = reruns > 0
     return row
 
 
@@ -134,21 +147,21 @@ def csv_columns(fields: Sequence[FieldLike], detail: bool = False) -> list[str]:
 
 
 def csv_record(row: dict[str, Any], fields: Sequence[FieldLike], detail: bool) -> list[str]:
-    doc = row["document"]
-    out = [str(doc["index"]), csv_cell(doc["filename"]), csv_cell(row["status"])]
+    doc = row[DOCUMENT]
+    out = [str(doc["index"]), csv_cell(doc["filename"]), csv_cell(row[STATUS])]
     for field in fields:
         name, kind = _spec(field)
-        value = row["values"].get(name)
+        value = row[VALUES].get(name)
         if kind == "currency":
             out += [csv_cell(part) for part in _money(value)]
         else:
             out.append(csv_cell(value))
         if detail:
-            out.append(csv_cell(row["confidence"].get(name)))
+            out.append(csv_cell(row[CONFIDENCE].get(name)))
     if detail:
-        error = row.get("error") or {}
+        error = row.get(ERROR) or {}
         out += [csv_cell(error.get("code")), csv_cell(error.get("message")),
-                " ".join(row.get("needs_review") or [])]
+                " ".join(row.get(NEEDS_REVIEW) or [])]
     return out
 
 

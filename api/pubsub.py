@@ -42,6 +42,7 @@ from shared.errors import RateLimited, Unavailable
 from shared.keys import Keys
 from shared.scripts import Scripts
 from shared.settings import MAX_HELD_REQUESTS, Settings
+from shared.store import JobStore
 
 log = logging.getLogger("jobgrid.api.pubsub")
 
@@ -220,6 +221,7 @@ class ChangeFeed:
 
     def _listen(self) -> None:
         client = self._client_factory()
+        # The one direct Redis call in api/ (docs/architecture.md): a subscription, not data.
         pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
         try:
             pubsub.subscribe(self._channel)
@@ -334,9 +336,10 @@ class Push:
 def build_push(settings: Settings) -> Push:
     client = push_client(settings)
     keys = Keys(settings.key_prefix)
+    store = JobStore(client, settings)
 
     def fetch(job_id: str) -> dict[str, str]:
-        return cast(dict[str, str], client.hgetall(keys.job(job_id)))
+        return store.read_job(job_id) or {}
 
     shares = Shares(per_key=settings.max_held_per_key, per_org=settings.max_held_per_org,
                     reserve=settings.held_reserve)

@@ -9,36 +9,55 @@ pydantic model per poll costs more than the rest of the request.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
 from shared.clock import iso_ms, unix_s
+from shared.job import F, _int, _opt_ms
+from shared.job import effective_status as effective_status  # re-exported for its readers
 from shared.status import TERMINAL, JobStatus
 
-
-def _int(h: dict[str, str], name: str) -> int:
-    v = h.get(name, "")
-    return int(v) if v else 0
-
-
-def _opt_ms(h: dict[str, str], name: str) -> int | None:
-    v = h.get(name, "")
-    return int(v) if v else None
-
-
-def effective_status(h: dict[str, str], now: int) -> JobStatus:
-    """The stored status, or ``expired`` once ``expires_at`` has passed."""
-    exp = _int(h, "expires_at")
-    if exp and now >= exp:
-        return JobStatus.EXPIRED
-    return JobStatus(h["status"])
+# Field names of the job hash (``shared.job.F``) bound as module globals: the status payload
+# is built on every poll, and a global costs one lookup where ``F.NAME`` costs two.
+_ATTEMPT_COUNT: Final = F.ATTEMPT_COUNT
+_CANCELLED: Final = F.CANCELLED
+_COMPLETED_AT: Final = F.COMPLETED_AT
+_COMPLETED_DOCUMENTS: Final = F.COMPLETED_DOCUMENTS
+_CREATED_AT: Final = F.CREATED_AT
+_CURRENT_PHASE: Final = F.CURRENT_PHASE
+_DOCUMENT_COUNT: Final = F.DOCUMENT_COUNT
+_EMPTY: Final = F.EMPTY
+_ENDPOINT: Final = F.ENDPOINT
+_ERROR_CODE: Final = F.ERROR_CODE
+_ERROR_MESSAGE: Final = F.ERROR_MESSAGE
+_EXEC_PROCESSED_BASE: Final = F.EXEC_PROCESSED_BASE
+_EXEC_STARTED_AT: Final = F.EXEC_STARTED_AT
+_EXPIRES_AT: Final = F.EXPIRES_AT
+_FAILED_DOCUMENTS: Final = F.FAILED_DOCUMENTS
+_FILLED: Final = F.FILLED
+_ID: Final = F.ID
+_LAST_ATTEMPT_AT: Final = F.LAST_ATTEMPT_AT
+_LAST_FAILURE_CODE: Final = F.LAST_FAILURE_CODE
+_METADATA: Final = F.METADATA
+_NAME: Final = F.NAME
+_NEEDS_REVIEW: Final = F.NEEDS_REVIEW
+_ORG: Final = F.ORG
+_PRIORITY: Final = F.PRIORITY
+_PROCESSED: Final = F.PROCESSED
+_SCHEMA_ID: Final = F.SCHEMA_ID
+_SCHEMA_NAME: Final = F.SCHEMA_NAME
+_STARTED_AT: Final = F.STARTED_AT
+_TOTAL_CELLS: Final = F.TOTAL_CELLS
+_UPDATED_AT: Final = F.UPDATED_AT
+_VERSION: Final = F.VERSION
+_WARNINGS: Final = F.WARNINGS
 
 
 def grid_stats(h: dict[str, str]) -> dict[str, Any]:
-    total = _int(h, "total_cells")
-    filled = _int(h, "filled")
-    empty = _int(h, "empty")
+    total = _int(h, _TOTAL_CELLS)
+    filled = _int(h, _FILLED)
+    empty = _int(h, _EMPTY)
     return {
         "total_cells": total,
         "filled": filled,
@@ -48,12 +67,12 @@ def grid_stats(h: dict[str, str]) -> dict[str, Any]:
 
 
 def progress(h: dict[str, str], status: JobStatus) -> int:
-    n = _int(h, "document_count")
+    n = _int(h, _DOCUMENT_COUNT)
     if status is JobStatus.COMPLETED:
         return 100
     if not n:
         return 0
-    return min(100, (_int(h, "processed") * 100) // n)
+    return min(100, (_int(h, _PROCESSED) * 100) // n)
 
 
 #: With nothing recorded for this many times the average gap between documents (and at
@@ -74,13 +93,13 @@ def eta_seconds(h: dict[str, str], status: JobStatus, now: int) -> int | None:
     """
     if status in TERMINAL:
         return None
-    start = _int(h, "exec_started_at")
-    done = _int(h, "processed") - _int(h, "exec_processed_base")
-    remaining = _int(h, "document_count") - _int(h, "processed")
+    start = _int(h, _EXEC_STARTED_AT)
+    done = _int(h, _PROCESSED) - _int(h, _EXEC_PROCESSED_BASE)
+    remaining = _int(h, _DOCUMENT_COUNT) - _int(h, _PROCESSED)
     if not start or done < 1 or now <= start:
         return None
     elapsed = now - start
-    last = max(_int(h, "updated_at"), start)
+    last = max(_int(h, _UPDATED_AT), start)
     if now - last > max(STALE_MIN_MS, STALE_GAPS * elapsed / done):
         return None
     rate = done / (elapsed / 1000)
@@ -88,15 +107,15 @@ def eta_seconds(h: dict[str, str], status: JobStatus, now: int) -> int | None:
 
 
 def _error(h: dict[str, str], status: JobStatus) -> dict[str, str] | None:
-    if status is JobStatus.FAILED and h.get("error_code"):
-        return {"code": h["error_code"], "message": h.get("error_message", "")}
+    if status is JobStatus.FAILED and h.get(_ERROR_CODE):
+        return {"code": h[_ERROR_CODE], "message": h.get(_ERROR_MESSAGE, "")}
     return None
 
 
 def _completed_at(h: dict[str, str], status: JobStatus) -> int | None:
-    if status is JobStatus.EXPIRED and not h.get("completed_at"):
-        return _int(h, "expires_at")
-    return _opt_ms(h, "completed_at") if status in TERMINAL else None
+    if status is JobStatus.EXPIRED and not h.get(_COMPLETED_AT):
+        return _int(h, _EXPIRES_AT)
+    return _opt_ms(h, _COMPLETED_AT) if status in TERMINAL else None
 
 
 def status_payload(h: dict[str, str], now: int) -> dict[str, Any]:
@@ -107,31 +126,31 @@ def status_payload(h: dict[str, str], now: int) -> dict[str, Any]:
     whose required fields were left empty.
     """
     st = effective_status(h, now)
-    warnings = orjson.loads(h.get("warnings") or "[]")
+    warnings = orjson.loads(h.get(_WARNINGS) or "[]")
     return {
-        "id": h["id"],
+        "id": h[_ID],
         "object": "job",
         "status": st.value,
-        "endpoint": h["endpoint"],
+        "endpoint": h[_ENDPOINT],
         "error": _error(h, st),
         "warnings": warnings,
-        "created_at": unix_s(_int(h, "created_at")),
-        "started_at": unix_s(_opt_ms(h, "started_at")),
+        "created_at": unix_s(_int(h, _CREATED_AT)),
+        "started_at": unix_s(_opt_ms(h, _STARTED_AT)),
         "completed_at": unix_s(_completed_at(h, st)),
-        "expires_at": unix_s(_int(h, "expires_at")),
-        "organization_id": h["org"],
-        "metadata": orjson.loads(h.get("metadata") or "{}"),
-        "cancelled": h.get("cancelled") == "1",
-        "attempt_count": _int(h, "attempt_count"),
-        "last_attempt_at": unix_s(_opt_ms(h, "last_attempt_at")),
-        "last_failure_code": h.get("last_failure_code") or None,
-        "version": _int(h, "version"),
+        "expires_at": unix_s(_int(h, _EXPIRES_AT)),
+        "organization_id": h[_ORG],
+        "metadata": orjson.loads(h.get(_METADATA) or "{}"),
+        "cancelled": h.get(_CANCELLED) == "1",
+        "attempt_count": _int(h, _ATTEMPT_COUNT),
+        "last_attempt_at": unix_s(_opt_ms(h, _LAST_ATTEMPT_AT)),
+        "last_failure_code": h.get(_LAST_FAILURE_CODE) or None,
+        "version": _int(h, _VERSION),
         "progress": progress(h, st),
-        "current_phase": h.get("current_phase") or None,
-        "document_count": _int(h, "document_count"),
-        "completed_documents": _int(h, "completed_documents"),
+        "current_phase": h.get(_CURRENT_PHASE) or None,
+        "document_count": _int(h, _DOCUMENT_COUNT),
+        "completed_documents": _int(h, _COMPLETED_DOCUMENTS),
         "grid_stats": grid_stats(h),
-        "needs_review": _int(h, "needs_review"),
+        "needs_review": _int(h, _NEEDS_REVIEW),
     }
 
 
@@ -164,38 +183,38 @@ def job_payload(
     st = effective_status(h, now)
     tl = parse_timeline(timeline or [])
     if st is JobStatus.EXPIRED and (not tl or tl[-1]["status"] != "expired"):
-        tl.append({"status": "expired", "phase": h.get("current_phase") or None,
-                   "at": iso_ms(_int(h, "expires_at"))})
+        tl.append({"status": "expired", "phase": h.get(_CURRENT_PHASE) or None,
+                   "at": iso_ms(_int(h, _EXPIRES_AT))})
     return {
-        "id": h["id"],
+        "id": h[_ID],
         "object": "job",
-        "name": h.get("name") or None,
+        "name": h.get(_NAME) or None,
         "status": st.value,
-        "endpoint": h["endpoint"],
+        "endpoint": h[_ENDPOINT],
         "progress": progress(h, st),
         "estimated_seconds_remaining": eta_seconds(h, st, now),
-        "schema": {"id": h.get("schema_id") or None, "name": h.get("schema_name", "")},
-        "document_count": _int(h, "document_count"),
-        "completed_documents": _int(h, "completed_documents"),
-        "failed_documents": _int(h, "failed_documents"),
+        "schema": {"id": h.get(_SCHEMA_ID) or None, "name": h.get(_SCHEMA_NAME, "")},
+        "document_count": _int(h, _DOCUMENT_COUNT),
+        "completed_documents": _int(h, _COMPLETED_DOCUMENTS),
+        "failed_documents": _int(h, _FAILED_DOCUMENTS),
         "grid_stats": grid_stats(h),
-        "current_phase": h.get("current_phase") or None,
+        "current_phase": h.get(_CURRENT_PHASE) or None,
         "error": _error(h, st),
-        "warnings": orjson.loads(h.get("warnings") or "[]"),
-        "attempt_count": _int(h, "attempt_count"),
-        "last_attempt_at": iso_ms(_opt_ms(h, "last_attempt_at")),
-        "last_failure_code": h.get("last_failure_code") or None,
-        "cancelled": h.get("cancelled") == "1",
-        "organization_id": h["org"],
-        "metadata": orjson.loads(h.get("metadata") or "{}"),
-        "priority": h.get("priority", "normal"),
-        "version": _int(h, "version"),
-        "created_at": iso_ms(_int(h, "created_at")),
-        "started_at": iso_ms(_opt_ms(h, "started_at")),
-        "updated_at": iso_ms(_int(h, "updated_at")),
+        "warnings": orjson.loads(h.get(_WARNINGS) or "[]"),
+        "attempt_count": _int(h, _ATTEMPT_COUNT),
+        "last_attempt_at": iso_ms(_opt_ms(h, _LAST_ATTEMPT_AT)),
+        "last_failure_code": h.get(_LAST_FAILURE_CODE) or None,
+        "cancelled": h.get(_CANCELLED) == "1",
+        "organization_id": h[_ORG],
+        "metadata": orjson.loads(h.get(_METADATA) or "{}"),
+        "priority": h.get(_PRIORITY, "normal"),
+        "version": _int(h, _VERSION),
+        "created_at": iso_ms(_int(h, _CREATED_AT)),
+        "started_at": iso_ms(_opt_ms(h, _STARTED_AT)),
+        "updated_at": iso_ms(_int(h, _UPDATED_AT)),
         "completed_at": iso_ms(_completed_at(h, st)),
-        "expires_at": iso_ms(_int(h, "expires_at")),
+        "expires_at": iso_ms(_int(h, _EXPIRES_AT)),
         "timeline": tl,
-        "links": job_links(h["id"], st, base_url),
-        "needs_review": _int(h, "needs_review"),
+        "links": job_links(h[_ID], st, base_url),
+        "needs_review": _int(h, _NEEDS_REVIEW),
     }

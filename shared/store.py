@@ -414,6 +414,32 @@ class JobStore:
         """Redis answers (readiness); raises ``redis.RedisError`` when it does not."""
         return bool(self.r.ping())
 
+    # ------------------------------------------------------- reads for the results grid
+    def results_read(self, job_id: str, all_rows: bool) -> ResultsRead:
+        """What decides whether a job's results can be served (its hash, its schema snapshot,
+        whether its documents still exist) and, with ``all_rows``, every recorded row, in one
+        round trip. The dashboard's paged grid reads its page's rows with ``rows_at``."""
+        k = self.keys.job_keys(job_id)
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hgetall(k.job)
+        pipe.get(k.schema)
+        pipe.exists(k.docs)
+        if all_rows:
+            pipe.hgetall(k.results)
+        res = pipe.execute()
+        return ResultsRead(res[0] or {}, res[1], bool(res[2]), res[3] if all_rows else {})
+
+    def rows_at(self, job_id: str, indexes: list[str]) -> tuple[list[str | None],
+                                                                list[str | None]]:
+        """The recorded row JSON and the filename of each index (None where absent), in one
+        round trip: one page of the grid costs the same whatever the job's size."""
+        k = self.keys.job_keys(job_id)
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hmget(k.results, indexes)
+        pipe.hmget(k.names, indexes)
+        recorded, names = pipe.execute()
+        return recorded, names
+
 @dataclass(frozen=True, slots=True)
 class FinishedRow:
     """One finished row as the results cursor serves it."""
@@ -433,3 +459,14 @@ class RowPage:
     docs_exist: bool
     rows: list[FinishedRow]
     has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ResultsRead:
+    """``JobStore.results_read``: ``job`` is empty when the job is unknown; ``rows`` maps an
+    index (as stored, a string) to its row JSON, empty unless every row was asked for."""
+
+    job: dict[str, str]
+    schema: str | None
+    docs_exist: bool
+    rows: dict[str, str]

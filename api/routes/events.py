@@ -44,7 +44,8 @@ from api.routes.status import read_hashes, seconds_to_expiry
 from api.services import services
 from shared.clock import now_ms
 from shared.errors import ValidationFailed
-from shared.jobview import effective_status, status_payload
+from shared.job import F, effective_status
+from shared.jobview import status_payload
 from shared.status import TERMINAL, JobStatus
 from shared.store import JobStore
 
@@ -128,7 +129,7 @@ class EventStream:
         while True:
             now = now_ms()
             status = effective_status(h, now)
-            state = (int(h.get("version") or 0), status)
+            state = (int(h.get(F.VERSION) or 0), status)
             if sent[1] is None and state[0] == sent[0]:
                 sent = state  # resumed at the current version: the client has it
             elif state != sent:
@@ -167,14 +168,14 @@ def job_events(job_id: str) -> Response:
         watch = stack.enter_context(push.feed.watch(  # before the read
             job_id, (principal.org, principal.key_id)))
         h = read_hashes(principal, [job_id], push.scripts)[0]
-        if h.get("org") != principal.org:
+        if h.get(F.ORG) != principal.org:
             raise not_found(job_id)
         with_rows = query_flag("rows")  # checked once the request is counted
         last_id = resume_position(job_id) if with_rows else \
             parse_last_event_id(request.headers.get("Last-Event-ID"))
         if with_rows and last_id is not None:
-            rowcursor.check_position(last_id, int(h.get("version") or 0))
-        if last_id is not None and last_id >= int(h.get("version") or 0) and \
+            rowcursor.check_position(last_id, int(h.get(F.VERSION) or 0))
+        if last_id is not None and last_id >= int(h.get(F.VERSION) or 0) and \
                 effective_status(h, now_ms()) in TERMINAL:
             stack.close()
             return Response(status=204, headers=STREAM_HEADERS)

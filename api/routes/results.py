@@ -3,6 +3,8 @@ with ``?limit=``/``?after=`` one cursor page of finished rows, in completion ord
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from enum import Enum
 from typing import Any
 
 import orjson
@@ -15,7 +17,7 @@ from api.lookup import not_found
 from api.services import Services, services
 from shared.clock import iso_ms, now_ms
 from shared.errors import NotFound, ValidationFailed
-from shared.jobview import effective_status
+from shared.job import F, effective_status
 from shared.status import JobStatus
 
 bp = Blueprint("results", __name__)
@@ -23,28 +25,44 @@ bp = Blueprint("results", __name__)
 FORMATS = ("json", "csv", "jsonl")
 
 
+class Availability(Enum):
+    """Whether a job's results can be served (``availability``)."""
+
+    AVAILABLE = "available"
+    ABSENT = "absent"  #: unknown job, or another organization's: a plain 404
+    EXPIRED = "expired"  #: the job's data is gone: a 404 that says when it went
+
+
+def availability(h: Mapping[str, str], org: str, schema_raw: str | None, docs_exist: bool,
+                 now: int) -> Availability:
+    """The one rule for when results are available, used by this route, its cursor pages and
+    the dashboard's grid: the job is ``org``'s, its documents and schema snapshot still exist
+    and it has not expired (expiry is derived on read, before the sweep deletes the keys)."""
+    if not h or h.get(F.ORG) != org:
+        return Availability.ABSENT
+    if not docs_exist or not schema_raw or effective_status(h, now) is JobStatus.EXPIRED:
+        return Availability.EXPIRED
+    return Availability.AVAILABLE
+
+
 def load(svc: Services, job_id: str, org: str) -> tuple[dict[str, str], dict[str, Any],
                                                          dict[int, dict[str, Any]]]:
     """Job hash, schema object and recorded rows in one round trip (404 when not available)."""
-    k = svc.keys.job_keys(job_id)
-    pipe = svc.redis.pipeline(transaction=False)
-    pipe.hgetall(k.job)
-    pipe.get(k.schema)
-    pipe.exists(k.docs)
-    pipe.hgetall(k.results)
-    h, schema_raw, docs_exist, rows = pipe.execute()
-    check_available(job_id, org, h, schema_raw, bool(docs_exist))
-    schema = schema_object(svc, org, h, orjson.loads(schema_raw))
-    return h, schema, {int(i): orjson.loads(v) for i, v in rows.items()}
+    read = svc.store.results_read(job_id, all_rows=True)
+    h = read.job
+    check_available(job_id, org, h, read.schema, read.docs_exist)
+    schema = schema_object(svc, org, h, orjson.loads(read.schema or "{}"))
+    return h, schema, {int(i): orjson.loads(v) for i, v in read.rows.items()}
 
 
 def check_available(job_id: str, org: str, h: dict[str, str], schema_raw: str | None,
                     docs_exist: bool) -> None:
     """404 for an unknown or foreign job, and once the job's data expired."""
-    if not h or h.get("org") != org:
+    state = availability(h, org, schema_raw, docs_exist, now_ms())
+    if state is Availability.ABSENT:
         raise not_found(job_id)
-    if not docs_exist or not schema_raw or effective_status(h, now_ms()) is JobStatus.EXPIRED:
-        expired = iso_ms(int(h["expires_at"])) if h.get("expires_at") else "its expiry"
+    if state is Availability.EXPIRED:
+        expired = iso_ms(int(h[F.EXPIRES_AT])) if h.get(F.EXPIRES_AT) else "its expiry"
         raise NotFound(f"the results of job {job_id} expired at {expired} and were deleted")
 
 
@@ -52,9 +70,9 @@ def schema_object(svc: Services, org: str, h: dict[str, str],
                   snapshot: dict[str, Any]) -> dict[str, Any]:
     """The job's schema snapshot; for a stored schema, the stored object (with its id) while
     it still holds the fields the job ran with (not after a ``PUT`` or ``DELETE``)."""
-    schema_id = h.get("schema_id")
+    schema_id = h.get(F.SCHEMA_ID)
     if schema_id:
-        stored = svc.redis.get(svc.keys.schema(org, schema_id))
+        stored = svc.schemas.get(org, schema_id)
         if stored:
             out: dict[str, Any] = orjson.loads(stored)
             if out.get("name") == snapshot["name"] and out.get("fields") == snapshot["fields"]:
@@ -83,7 +101,7 @@ def job_results(job_id: str) -> Response:
         return cursor_page(svc, org, job_id, fmt, detail)
     h, schema, recorded = load(svc, job_id, org)
     fields = [f["name"] for f in schema["fields"]]
-    count = int(h.get("document_count") or 0)
+    count = int(h.get(F.DOCUMENT_COUNT) or 0)
     names = svc.store.document_names(job_id) if len(recorded) < count else {}
     rows = grid.build_rows(fields, count, recorded, names, detail, unprocessed_status(h))
     if fmt == "csv":
@@ -119,7 +137,7 @@ def cursor_page(svc: Services, org: str, job_id: str, fmt: str, detail: bool) ->
     page = svc.store.row_page(job_id, after, limit)
     h = page.job
     check_available(job_id, org, h, page.schema, page.docs_exist)
-    rowcursor.check_position(after, int(h.get("version") or 0))
+    rowcursor.check_position(after, int(h.get(F.VERSION) or 0))
     schema = schema_object(svc, org, h, orjson.loads(page.schema or "{}"))
     fields = [f["name"] for f in schema["fields"]]
     rows = [grid.finished_row(orjson.loads(r.raw), fields, detail, r.reruns)
@@ -135,7 +153,7 @@ def cursor_page(svc: Services, org: str, job_id: str, fmt: str, detail: bool) ->
         "job_id": job_id,
         "job_status": status,
         "schema": schema,
-        "total_rows": int(h.get("document_count") or 0),
+        "total_rows": int(h.get(F.DOCUMENT_COUNT) or 0),
         "rows": rows,
         "next_cursor": next_cursor,
         "has_more": page.has_more,

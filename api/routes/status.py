@@ -39,7 +39,8 @@ from api.pubsub import Push, Watch, push_for
 from api.services import services
 from shared.clock import now_ms
 from shared.errors import ValidationFailed
-from shared.jobview import effective_status, status_payload
+from shared.job import F, effective_status
+from shared.jobview import status_payload
 from shared.scripts import Scripts
 from shared.status import TERMINAL
 
@@ -107,7 +108,7 @@ def job_status(job_id: str) -> Response:
     if poll is not None:
         return long_poll(principal, job_id, poll)
     h = read_hashes(principal, [job_id])[0]
-    if h.get("org") != principal.org:
+    if h.get(F.ORG) != principal.org:
         raise not_found(job_id)
     settings = services().settings
     return status_answer(h, request.headers.get("If-None-Match"), settings, now_ms()).response()
@@ -119,18 +120,18 @@ def long_poll(principal: Principal, job_id: str, poll: LongPoll) -> Response:
     # before the read: no change can slip between
     with push.feed.watch(job_id, (principal.org, principal.key_id)) as watch:
         h = read_hashes(principal, [job_id], push.scripts)[0]
-        if h.get("org") != principal.org:
+        if h.get(F.ORG) != principal.org:
             raise not_found(job_id)
-        target = poll.version if poll.version is not None else int(h.get("version") or 0)
+        target = poll.version if poll.version is not None else int(h.get(F.VERSION) or 0)
         h = wait_for_change(push, watch, h, target, time.monotonic() + poll.wait)
-        if h.get("org") != principal.org:
+        if h.get(F.ORG) != principal.org:
             raise not_found(job_id)  # purged while we waited
     return status_answer(h, request.headers.get("If-None-Match"), settings, now_ms()).response()
 
 
 def seconds_to_expiry(h: dict[str, str], now: int) -> float:
     """How long until expiry turns the job ``expired`` without any write (inf if never)."""
-    exp = int(h.get("expires_at") or 0)
+    exp = int(h.get(F.EXPIRES_AT) or 0)
     return max(0.0, (exp - now) / 1000 + 0.001) if exp else math.inf
 
 
@@ -139,7 +140,7 @@ def wait_for_change(push: Push, watch: Watch, h: dict[str, str], target: int,
     """The job once its version exceeds ``target`` or it is terminal, else at ``deadline``."""
     while True:
         now = now_ms()
-        if int(h.get("version") or 0) > target or effective_status(h, now) in TERMINAL:
+        if int(h.get(F.VERSION) or 0) > target or effective_status(h, now) in TERMINAL:
             return h
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -176,7 +177,7 @@ def bulk_status() -> Response:
     data: list[dict[str, Any]] = []
     missing: list[str] = []
     for job_id, h in zip(ids, read_hashes(principal, ids), strict=True):
-        if h.get("org") == principal.org:
+        if h.get(F.ORG) == principal.org:
             data.append(status_payload(h, now))
         else:
             missing.append(job_id)
