@@ -79,11 +79,12 @@ def _slow_stack(make_settings: Callable[..., SettingsEnv], start_api: Callable[.
 
 def _showcase_texts(n: int) -> list[str]:
     """Mostly complete invoices; one without a total (an empty cell), one refused (a failed
-    row), one laid out unusually (low-confidence cells)."""
+    row), one whose two total labels disagree (a low-confidence cell)."""
     texts = [invoice_text(i) for i in range(n)]
     texts[3] = "ACME Corp\nInvoice No: INV-1003\nDate: 2024-09-04\nThank you for your order.\n"
     texts[7] = "PERMANENT-FAIL: a scanned page the extractor refuses\n"
-    texts[9] = "Invoice No\nINV-1009\nDate\n2024-09-10\nTotal\n109.50\n"  # labels above values
+    # "Total" and "Amount due" both name the total field and disagree: a reading in doubt
+    texts[9] = "Invoice No: INV-1009\nDate: 2024-09-10\nTotal: 109.50\nAmount due: 99.00\n"
     return texts
 
 
