@@ -14,6 +14,7 @@ from typing import cast
 import redis
 
 from shared.keys import Keys
+from shared.scripts import scripts_for
 
 #: What every live node's heartbeat set holds besides its delivery tags (never empty).
 HELD_MARK = "@"
@@ -85,3 +86,28 @@ class FleetStore:
     def take_reply(self, reply_key: str) -> bool:
         """True once (the reply is consumed) when a ping task answered on ``reply_key``."""
         return bool(self.r.delete(reply_key))
+
+
+class BrokerView:
+    """Reads of kombu's own keys on the broker's Redis (the state Redis unless
+    ``JOBGRID_BROKER_URL`` points elsewhere), for the rescue and the lost-message audit.
+    Read-only: restoring a message is kombu's ``restore_by_tag``, never ours."""
+
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self.r = client
+        self.keys = keys
+
+    def unacked_before(self, ceiling: float, limit: int) -> list[str]:
+        """Delivery tags of unacknowledged messages delivered at or before ``ceiling`` (s)."""
+        return cast(list[str], self.r.zrange(self.keys.unacked_index, "-inf", ceiling,
+                                             byscore=True, offset=0, num=limit))
+
+    def unacked(self, tags: list[str]) -> list[str | None]:
+        """The raw ``unacked`` entry of each tag (None once acknowledged)."""
+        return cast(list[str | None], self.r.hmget(self.keys.unacked, tags))
+
+    def find_messages(self, queues: list[str], job_ids: list[str]) -> list[str]:
+        """Raw messages of the given jobs in ``queues`` and in ``unacked``, read atomically
+        (``find_messages.lua``)."""
+        find = scripts_for(self.r).find_messages
+        return cast(list[str], find(keys=[*queues, self.keys.unacked], args=job_ids))

@@ -42,17 +42,16 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import orjson
 import redis
 
 from shared import queues as q
 from shared.clock import now_ms
-from shared.fleet_store import FleetStore
+from shared.fleet_store import BrokerView, FleetStore
 from shared.job import F
 from shared.keys import Keys
-from shared.scripts import scripts_for
 from shared.status import TERMINAL, JobStatus, Phase
 from shared.store import JobStore
 from worker.dispatch import Dispatcher
@@ -150,12 +149,12 @@ class Housekeeper:
             return 0
         # a tag delivered after some live node's last beat may be that node's: wait a beat
         ceiling = min(beats) / 1000 - s.heartbeat_seconds
-        candidates = cast(list[str], self.broker.zrange(
-            self.keys.unacked_index, "-inf", ceiling, byscore=True, offset=0, num=1000))
+        view = BrokerView(self.broker, self.keys)
+        candidates = view.unacked_before(ceiling, 1000)
         orphans = [t for t in candidates if t not in held]
         if not orphans:
             return 0
-        raws = cast(list[str | None], self.broker.hmget(self.keys.unacked, orphans))
+        raws = view.unacked(orphans)
         self.restore(orphans)
         jobs: dict[str, str] = {}
         for raw in raws:
@@ -223,9 +222,8 @@ class Housekeeper:
     def _find_messages(self, job_ids: list[str]) -> dict[str, set[Msg]]:
         if not job_ids:
             return {}
-        find = scripts_for(self.broker).find_messages
         queues = [self.keys.broker_queue(name) for name in (q.CONTROL, *q.EXTRACT_QUEUES)]
-        raws = cast(list[str], find(keys=[*queues, self.keys.unacked], args=job_ids))
+        raws = BrokerView(self.broker, self.keys).find_messages(queues, job_ids)
         found: dict[str, set[Msg]] = {}
         for raw in raws:
             m = message_of(raw)
