@@ -144,10 +144,6 @@ class JobStore:
         raw = self.r.get(self.keys.job_keys(job_id).schema)
         return SchemaIn.model_validate_json(raw) if raw else None
 
-    def load_documents(self, job_id: str, indexes: list[int]) -> dict[int, dict[str, Any]]:
-        """Several documents at once; missing ones (expired) are left out."""
-        return self.documents.load(job_id, indexes)
-
     def document_names(self, job_id: str) -> dict[int, str]:
         """Index -> filename for every document, for result rows still pending (a small hash
         written at submit, so this never reads the documents themselves)."""
@@ -331,17 +327,6 @@ class JobStore:
         (a retry re-parses what it needs); only documents, results and the record stay."""
         k = self.keys.job_keys(job_id)
         self.r.unlink(k.parsed, k.queue, k.claims, k.attempts)
-
-    def expire_data_keys(self, job_id: str) -> None:
-        """Applies the data TTL to keys created after submit (done, failed, results...)."""
-        k = self.keys.job_keys(job_id)
-        expires = self.r.hget(k.job, F.EXPIRES_AT)
-        if not expires:
-            return
-        pipe = self.r.pipeline(transaction=False)
-        for key in k.data_keys():
-            pipe.pexpireat(key, int(expires))
-        pipe.execute()
 
     # ------------------------------------------------------- results cursor (rows)
     def row_page(self, job_id: str, after: int, limit: int) -> RowPage:
