@@ -27,9 +27,6 @@ class DocumentStore(Protocol):
     def load(self, job_id: str, indexes: list[int]) -> dict[int, dict[str, Any]]:
         """The documents still stored, by index (expired ones are left out)."""
 
-    def available(self, job_id: str) -> bool:
-        """True while the job's documents are stored (retry needs them)."""
-
 
 class RedisDocumentStore:
     """One hash per job: index -> document JSON, expiring at the job's ``expires_at``."""
@@ -50,6 +47,3 @@ class RedisDocumentStore:
             return {}
         raw = self.r.hmget(self.keys.job_keys(job_id).docs, [str(i) for i in indexes])
         return {i: orjson.loads(v) for i, v in zip(indexes, raw, strict=True) if v}
-
-    def available(self, job_id: str) -> bool:
-        return bool(self.r.exists(self.keys.job_keys(job_id).docs))

@@ -339,7 +339,7 @@ class RetryOutcome(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class RetryResult:
-    """``JobStore.retry``'s ``(-1|0|1, detail)`` decoded."""
+    """What ``JobStore.retry`` returns: ``retry_job.lua``'s ``(-1|0|1, detail)`` decoded."""
 
     outcome: RetryOutcome
     version: int | None = None  #: when REOPENED

@@ -13,7 +13,7 @@ import redis
 
 from shared.job import F
 from shared.keys import Keys
-from shared.metric_keys import MetricKeys
+from shared.metric_keys import SUM_FIELD, MetricKeys
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,4 +91,20 @@ class MetricsStore:
         pipe = self.r.pipeline(transaction=True)
         pipe.delete(self.mk.census, self.mk.census_work)
         pipe.hset(self.mk.census, mapping=cast(Any, dict(values)))
+        pipe.execute()
+
+    # ------------------------------------------------------------------- workers
+    def add_worker_sums(
+        self, counters: Mapping[str, int], extraction: Mapping[str, int],
+        seconds: float | None,
+    ) -> None:
+        """Adds one worker process's buffered sums in one round trip (``worker/metrics.py``):
+        counter deltas, extraction histogram deltas and, with ``seconds``, the time sum."""
+        pipe = self.r.pipeline(transaction=False)
+        for name, n in counters.items():
+            pipe.hincrby(self.mk.counters, name, n)
+        for name, n in extraction.items():
+            pipe.hincrby(self.mk.extraction, name, n)
+        if seconds is not None:
+            pipe.hincrbyfloat(self.mk.extraction, SUM_FIELD, seconds)
         pipe.execute()

@@ -15,6 +15,7 @@ import redis
 from shared.clock import now_ms
 from shared.documents import DocumentStore, RedisDocumentStore
 from shared.expiry import register_expiry, unregister_expiry
+from shared.job import F, RetryResult, TransitionResult, Verdict
 from shared.keys import JobKeys, Keys
 from shared.models import JobCreate, SchemaIn
 from shared.scripts import scripts_for
@@ -26,7 +27,7 @@ from shared.status import JobStatus, Phase
 class Begin:
     """What begin_task.lua decided for one run of a task."""
 
-    verdict: str  # run | skip | done | cap | gone
+    verdict: Verdict
     runs: int
     code: str
     parsed: str = ""  # a document's parsed JSON (documents only)
@@ -47,8 +48,16 @@ class Recorded:
 
 @dataclass(frozen=True, slots=True)
 class Transition:
+    """``transition.lua``'s raw ``{ok, detail}``; ``result`` says which ``detail`` it is."""
+
     ok: bool
-    detail: str  # new version when ok, else the job's current status
+    detail: str  # new version when ok, else the job's current status ("gone": no job)
+
+    @property
+    def result(self) -> TransitionResult:
+        """The reply decoded: moved (with the new version), refused (with the status) or
+        gone."""
+        return TransitionResult.decode(self.ok, self.detail)
 
 
 def _csv(statuses: tuple[JobStatus, ...] | list[JobStatus]) -> str:
@@ -81,18 +90,18 @@ class JobStore:
         purge = expires + self.settings.expired_grace_seconds * 1000
         n, f = len(req.documents), len(schema.fields)
         record: dict[str, str] = {
-            "id": job_id, "org": org, "name": req.name or "", "endpoint": req.endpoint,
-            "priority": str(req.priority), "schema_id": schema_id or "",
-            "schema_name": schema.name, "metadata": orjson.dumps(req.metadata).decode(),
-            "status": JobStatus.VALIDATING, "current_phase": Phase.VALIDATE,
-            "document_count": str(n), "field_count": str(f), "total_cells": str(n * f),
-            "processed": "0", "completed_documents": "0", "failed_documents": "0",
-            "filled": "0", "empty": "0", "version": "1",
-            "created_at": str(created), "updated_at": str(created), "started_at": "",
-            "completed_at": "", "expires_at": str(expires), "purge_at": str(purge),
-            "attempt_count": "0", "last_attempt_at": "", "last_failure_code": "",
-            "cancelled": "0", "error_code": "", "error_message": "", "warnings": "[]",
-            "first_done_at": "", "exec_started_at": "", "exec_processed_base": "0",
+            F.ID: job_id, F.ORG: org, F.NAME: req.name or "", F.ENDPOINT: req.endpoint,
+            F.PRIORITY: str(req.priority), F.SCHEMA_ID: schema_id or "",
+            F.SCHEMA_NAME: schema.name, F.METADATA: orjson.dumps(req.metadata).decode(),
+            F.STATUS: JobStatus.VALIDATING, F.CURRENT_PHASE: Phase.VALIDATE,
+            F.DOCUMENT_COUNT: str(n), F.FIELD_COUNT: str(f), F.TOTAL_CELLS: str(n * f),
+            F.PROCESSED: "0", F.COMPLETED_DOCUMENTS: "0", F.FAILED_DOCUMENTS: "0",
+            F.FILLED: "0", F.EMPTY: "0", F.VERSION: "1",
+            F.CREATED_AT: str(created), F.UPDATED_AT: str(created), F.STARTED_AT: "",
+            F.COMPLETED_AT: "", F.EXPIRES_AT: str(expires), F.PURGE_AT: str(purge),
+            F.ATTEMPT_COUNT: "0", F.LAST_ATTEMPT_AT: "", F.LAST_FAILURE_CODE: "",
+            F.CANCELLED: "0", F.ERROR_CODE: "", F.ERROR_MESSAGE: "", F.WARNINGS: "[]",
+            F.FIRST_DONE_AT: "", F.EXEC_STARTED_AT: "", F.EXEC_PROCESSED_BASE: "0",
         }
         docs = {i: d.model_dump(exclude_none=True) for i, d in enumerate(req.documents)}
         names = {str(i): d.filename for i, d in enumerate(req.documents)}
@@ -122,12 +131,6 @@ class JobStore:
         h = cast(dict[str, str], self.r.hgetall(self.keys.job(job_id)))
         return h or None
 
-    def read_jobs(self, job_ids: list[str]) -> list[dict[str, str] | None]:
-        pipe = self.r.pipeline(transaction=False)
-        for j in job_ids:
-            pipe.hgetall(self.keys.job(j))
-        return [h or None for h in pipe.execute()]
-
     def read_full(self, job_id: str) -> tuple[dict[str, str] | None, list[str]]:
         """The record and its timeline, in one round trip."""
         k = self.keys.job_keys(job_id)
@@ -141,27 +144,56 @@ class JobStore:
         raw = self.r.get(self.keys.job_keys(job_id).schema)
         return SchemaIn.model_validate_json(raw) if raw else None
 
-    def load_documents(self, job_id: str, indexes: list[int]) -> dict[int, dict[str, Any]]:
-        """Several documents at once; missing ones (expired) are left out."""
-        return self.documents.load(job_id, indexes)
-
     def document_names(self, job_id: str) -> dict[int, str]:
         """Index -> filename for every document, for result rows still pending (a small hash
         written at submit, so this never reads the documents themselves)."""
         raw = cast(dict[str, str], self.r.hgetall(self.keys.job_keys(job_id).names))
         return {int(i): name for i, name in raw.items()}
 
-    def results(self, job_id: str) -> dict[int, dict[str, Any]]:
-        raw = cast(dict[str, str], self.r.hgetall(self.keys.job_keys(job_id).results))
-        return {int(i): orjson.loads(v) for i, v in raw.items()}
-
     def is_cancelled(self, job_id: str) -> bool:
         """The cancel flag alone: read between a document's parse and its extraction."""
-        return bool(self.r.hget(self.keys.job(job_id), "cancelled") == "1")
+        return bool(self.r.hget(self.keys.job(job_id), F.CANCELLED) == "1")
 
     def pending_indexes(self, job_id: str, document_count: int) -> list[int]:
         done = {int(x) for x in self.r.smembers(self.keys.job_keys(job_id).done)}
         return [i for i in range(document_count) if i not in done]
+
+    def running_before(self, before: int) -> list[tuple[str, str, str]]:
+        """(member, org, job id) of every running job registered at or before ``before``
+        (ms): the watchdog's and the lost-message audit's candidates."""
+        out: list[tuple[str, str, str]] = []
+        for m in self.r.zrangebyscore(self.keys.running, "-inf", before):
+            org, job_id = str(m).split("|", 1)
+            out.append((str(m), org, job_id))
+        return out
+
+    def job_fields_many(
+        self, job_ids: list[str], fields: tuple[str, ...]
+    ) -> list[dict[str, str | None]]:
+        """``fields`` (names from ``shared.job.F``) of each job, in one round trip; a value
+        is None when the field (or the whole job) is absent."""
+        pipe = self.r.pipeline(transaction=False)
+        for job_id in job_ids:
+            pipe.hmget(self.keys.job(job_id), fields)
+        return [dict(zip(fields, values, strict=True)) for values in pipe.execute()]
+
+    def forget_running(self, member: str) -> None:
+        """Drops a finished job's ``org|id`` from the running set."""
+        self.r.zrem(self.keys.running, member)
+
+    def take_rescue_lock(self, job_id: str, px: int) -> bool:
+        """True for the one worker that rescues ``job_id`` in the next ``px`` ms."""
+        return bool(self.r.set(self.keys.rescue_lock(job_id), "1", nx=True, px=px))
+
+    def not_handed_out(self, job_id: str) -> set[int]:
+        """Document indexes that are recorded or still waiting in the job's fan-out queue,
+        read atomically: every other index was handed out to the broker."""
+        k = self.keys.job_keys(job_id)
+        pipe = self.r.pipeline(transaction=True)
+        pipe.smembers(k.done)
+        pipe.lrange(k.queue, 0, -1)
+        done, waiting = pipe.execute()
+        return {int(i) for i in done} | {int(i) for i in waiting}
 
     # ------------------------------------------------------------------ writes
     def begin_task(self, job_id: str, org: str, task: str, index: int | None = None) -> Begin:
@@ -174,7 +206,7 @@ class JobStore:
             args=[task, now_ms(), self.keys.events_channel, job_id,
                   self.settings.document_attempt_cap, "" if index is None else index],
         )
-        return Begin(str(verdict), int(runs), str(code), str(parsed or ""))
+        return Begin(Verdict(str(verdict)), int(runs), str(code), str(parsed or ""))
 
     def begin_document(
         self, job_id: str, org: str, index: int
@@ -185,7 +217,7 @@ class JobStore:
         if not isinstance(self.documents, RedisDocumentStore):
             b = self.begin_task(job_id, org, f"d:{index}", index)
             doc = self.documents.load(job_id, [index]).get(index) if b.verdict in (
-                "run", "cap") else None
+                Verdict.RUN, Verdict.CAP) else None
             return b, doc
         k = self.keys.job_keys(job_id)
         verdict, runs, code, raw = self.scripts.begin_task(
@@ -193,7 +225,7 @@ class JobStore:
             args=[f"d:{index}", now_ms(), self.keys.events_channel, job_id,
                   self.settings.document_attempt_cap, index],
         )
-        b = Begin(str(verdict), int(runs), str(code))
+        b = Begin(Verdict(str(verdict)), int(runs), str(code))
         return b, (orjson.loads(raw) if raw else None)
 
     def note_failure(self, job_id: str, org: str, task: str, code: str) -> int:
@@ -238,9 +270,17 @@ class JobStore:
         )
         return Transition(int(ok) == 1, str(detail))
 
-    def retry(self, job_id: str, org: str, phase: Phase, only: str = "") -> tuple[int, str]:
-        """Returns (1, version) | (0, status) | (-1, 'data_expired'); ``only="failed"``
-        also re-opens a completed job with failed rows ((0, 'no_failed_rows') without)."""
+    def mark_fanout_done(self, job_id: str, org: str) -> Transition:
+        """Notes that parse sent the first window (``F.FANOUT_DONE``), through
+        ``transition.lua`` like every job write, so ``version`` moves with it. Only a job
+        still in progress needs the note: a finished or cancelled one is refused, harmlessly."""
+        return self.transition(job_id, org, [JobStatus.IN_PROGRESS],
+                               extra={F.FANOUT_DONE: "1"})
+
+    def retry(self, job_id: str, org: str, phase: Phase, only: str = "") -> RetryResult:
+        """Re-opens the job: REOPENED (new version), REFUSED (its status, or "gone") or
+        DATA_EXPIRED; ``only="failed"`` also re-opens a completed job with failed rows
+        (REFUSED with status "no_failed_rows" without)."""
         k = self.keys.job_keys(job_id)
         now = now_ms()
         expires = now + self.settings.retention_seconds * 1000
@@ -253,7 +293,7 @@ class JobStore:
         if int(res) == 1:
             register_expiry(self.r, self.keys, org, job_id, expires)
             self.r.zadd(self.keys.running, {f"{org}|{job_id}": now})
-        return int(res), str(detail)
+        return RetryResult.decode(int(res), str(detail))
 
     def start_fanout(self, job_id: str, pending: list[int], window: int) -> list[int]:
         """Queues every pending index in Redis and takes the first ``window`` to send now.
@@ -262,7 +302,7 @@ class JobStore:
         holds at most ``window`` messages in the broker and jobs of other tenants interleave.
         """
         k = self.keys.job_keys(job_id)
-        expires = self.r.hget(k.job, "expires_at")
+        expires = self.r.hget(k.job, F.EXPIRES_AT)
         pipe = self.r.pipeline(transaction=True)
         pipe.delete(k.queue, k.claims)
         if pending:
@@ -282,40 +322,11 @@ class JobStore:
         v = self.r.hget(self.keys.job_keys(job_id).claims, str(index))
         return int(v) if v else -1
 
-    def save_parsed(self, job_id: str, parsed: dict[int, str]) -> None:
-        """Stores parsed documents (index -> JSON) with the data TTL."""
-        if not parsed:
-            return
-        k = self.keys.job_keys(job_id)
-        expires = self.r.hget(k.job, "expires_at")
-        pipe = self.r.pipeline(transaction=True)
-        pipe.hset(k.parsed, mapping={str(i): v for i, v in parsed.items()})
-        if expires:
-            pipe.pexpireat(k.parsed, int(expires))
-        pipe.execute()
-
-    def load_parsed(self, job_id: str, index: int) -> str | None:
-        return cast(str | None, self.r.hget(self.keys.job_keys(job_id).parsed, str(index)))
-
-    def parsed_indexes(self, job_id: str) -> set[int]:
-        return {int(i) for i in self.r.hkeys(self.keys.job_keys(job_id).parsed)}
-
     def drop_working_keys(self, job_id: str) -> None:
         """After a job is finished, its parsed text and fan-out bookkeeping are dead weight
         (a retry re-parses what it needs); only documents, results and the record stay."""
         k = self.keys.job_keys(job_id)
         self.r.unlink(k.parsed, k.queue, k.claims, k.attempts)
-
-    def expire_data_keys(self, job_id: str) -> None:
-        """Applies the data TTL to keys created after submit (done, failed, results...)."""
-        k = self.keys.job_keys(job_id)
-        expires = self.r.hget(k.job, "expires_at")
-        if not expires:
-            return
-        pipe = self.r.pipeline(transaction=False)
-        for key in k.data_keys():
-            pipe.pexpireat(key, int(expires))
-        pipe.execute()
 
     # ------------------------------------------------------- results cursor (rows)
     def row_page(self, job_id: str, after: int, limit: int) -> RowPage:

@@ -42,30 +42,30 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import orjson
 import redis
 
 from shared import queues as q
 from shared.clock import now_ms
+from shared.fleet_store import BrokerView, FleetStore
+from shared.job import F
 from shared.keys import Keys
-from shared.scripts import scripts_for
 from shared.status import TERMINAL, JobStatus, Phase
 from shared.store import JobStore
 from worker.dispatch import Dispatcher
 
 log = logging.getLogger("jobgrid.worker.fleet")
 
-HELD_MARK = "@"
 #: Jobs audited per pass at most (the quietest are not favoured; the rest wait a pass).
 AUDIT_BATCH = 200
 #: How long the audit remembers what it missed (a pass is one beat).
 MISSING_TTL_MS = 60_000
 _TASKS = {q.T_VALIDATE: "validate", q.T_PARSE: "parse", q.T_FINALIZE: "finalize",
           q.T_EXTRACT: "extract"}
-_JOB_FIELDS = ("status", "current_phase", "updated_at", "fanout_done", "processed",
-               "document_count", "priority", "version", "expires_at")
+_JOB_FIELDS = (F.STATUS, F.CURRENT_PHASE, F.UPDATED_AT, F.FANOUT_DONE, F.PROCESSED,
+               F.DOCUMENT_COUNT, F.PRIORITY, F.VERSION, F.EXPIRES_AT)
 
 #: (task short name, document index or -1)
 Msg = tuple[str, int]
@@ -119,27 +119,29 @@ class Housekeeper:
     def keys(self) -> Keys:
         return self.store.keys
 
+    @property
+    def fleet(self) -> FleetStore:
+        return FleetStore(self.store.r, self.store.keys)
+
     # ------------------------------------------------------------------ lost nodes
     def rescue_lost_nodes(self) -> int:
         """Restores every unacked message no live node holds; returns how many."""
-        r, s = self.store.r, self.store.settings
-        nodes = cast(list[tuple[str, float]], r.zrange(self.keys.nodes, 0, -1, withscores=True))
+        fleet, s = self.fleet, self.store.settings
+        nodes = fleet.nodes()
         if not nodes:
             return 0
-        pipe = r.pipeline(transaction=False)
-        for name, _ in nodes:
-            pipe.smembers(self.keys.node(name))
         held: set[str] = set()
         beats: list[float] = []
         gone: list[str] = []
-        for (name, beat), members in zip(nodes, pipe.execute(), strict=True):
+        holdings = fleet.holdings([name for name, _ in nodes])
+        for (name, beat), members in zip(nodes, holdings, strict=True):
             if members:
                 held.update(members)
                 beats.append(beat)
             else:
                 gone.append(name)
         if gone:
-            r.zrem(self.keys.nodes, *gone)
+            fleet.drop_nodes(gone)
             for name in gone:
                 log.warning("worker node %s lost: no heartbeat for %.0f s", name,
                             s.node_timeout_seconds)
@@ -147,12 +149,12 @@ class Housekeeper:
             return 0
         # a tag delivered after some live node's last beat may be that node's: wait a beat
         ceiling = min(beats) / 1000 - s.heartbeat_seconds
-        candidates = cast(list[str], self.broker.zrange(
-            self.keys.unacked_index, "-inf", ceiling, byscore=True, offset=0, num=1000))
+        view = BrokerView(self.broker, self.keys)
+        candidates = view.unacked_before(ceiling, 1000)
         orphans = [t for t in candidates if t not in held]
         if not orphans:
             return 0
-        raws = cast(list[str | None], self.broker.hmget(self.keys.unacked, orphans))
+        raws = view.unacked(orphans)
         self.restore(orphans)
         jobs: dict[str, str] = {}
         for raw in raws:
@@ -169,7 +171,7 @@ class Housekeeper:
         """Shows the loss at once (``last_failure_code``); the re-run counts the attempt."""
         self.store.transition(job_id, org, [JobStatus.VALIDATING, JobStatus.QUEUED,
                                             JobStatus.IN_PROGRESS],
-                              extra={"last_failure_code": "worker_lost"})
+                              extra={F.LAST_FAILURE_CODE: "worker_lost"})
 
     # ------------------------------------------------------------------ lost messages
     def audit_lost_messages(self, now: int | None = None) -> int:
@@ -177,22 +179,18 @@ class Housekeeper:
         now = now if now is not None else now_ms()
         s = self.store.settings
         quiet_ms = int(2 * s.heartbeat_seconds * 1000)
-        r = self.store.r
-        members = [str(m) for m in r.zrangebyscore(self.keys.running, "-inf", now - quiet_ms)]
-        if not members:
+        running = self.store.running_before(now - quiet_ms)
+        if not running:
             return 0
-        pipe = r.pipeline(transaction=False)
-        for m in members:
-            pipe.hmget(self.keys.job(m.split("|", 1)[1]), _JOB_FIELDS)
+        records = self.store.job_fields_many([job_id for _, _, job_id in running], _JOB_FIELDS)
         quiet: list[tuple[str, str, dict[str, str]]] = []
-        for m, values in zip(members, pipe.execute(), strict=True):
-            org, job_id = m.split("|", 1)
-            h = {k: v for k, v in zip(_JOB_FIELDS, values, strict=True) if v is not None}
-            if not h.get("status") or h["status"] in TERMINAL:
+        for (_, org, job_id), values in zip(running, records, strict=True):
+            h = {k: v for k, v in values.items() if v is not None}
+            if not h.get(F.STATUS) or h[F.STATUS] in TERMINAL:
                 continue
-            if h.get("expires_at") and now >= int(h["expires_at"]):
+            if h.get(F.EXPIRES_AT) and now >= int(h[F.EXPIRES_AT]):
                 continue
-            if now - int(h.get("updated_at") or 0) >= quiet_ms:
+            if now - int(h.get(F.UPDATED_AT) or 0) >= quiet_ms:
                 quiet.append((org, job_id, h))
             if len(quiet) >= AUDIT_BATCH:
                 break
@@ -208,30 +206,24 @@ class Housekeeper:
 
     def _expected(self, job_id: str, h: dict[str, str]) -> set[Msg]:
         """The messages a job that is not moving must have somewhere in the broker."""
-        status, phase = h.get("status"), h.get("current_phase")
+        status, phase = h.get(F.STATUS), h.get(F.CURRENT_PHASE)
         if status == JobStatus.VALIDATING:
             return {("validate", -1)}
         if status == JobStatus.QUEUED:
             return {("parse", -1)}
-        if phase == Phase.FINALIZE or h.get("processed") == h.get("document_count"):
+        if phase == Phase.FINALIZE or h.get(F.PROCESSED) == h.get(F.DOCUMENT_COUNT):
             return {("finalize", -1)}
-        if phase == Phase.PARSE or h.get("fanout_done") != "1":
+        if phase == Phase.PARSE or h.get(F.FANOUT_DONE) != "1":
             return {("parse", -1)}
-        k = self.keys.job_keys(job_id)
-        pipe = self.store.r.pipeline(transaction=True)
-        pipe.smembers(k.done)
-        pipe.lrange(k.queue, 0, -1)
-        done, waiting = pipe.execute()
-        not_handed = {int(i) for i in done} | {int(i) for i in waiting}
-        n = int(h.get("document_count") or 0)
+        not_handed = self.store.not_handed_out(job_id)
+        n = int(h.get(F.DOCUMENT_COUNT) or 0)
         return {("extract", i) for i in range(n) if i not in not_handed}
 
     def _find_messages(self, job_ids: list[str]) -> dict[str, set[Msg]]:
         if not job_ids:
             return {}
-        find = scripts_for(self.broker).find_messages
         queues = [self.keys.broker_queue(name) for name in (q.CONTROL, *q.EXTRACT_QUEUES)]
-        raws = cast(list[str], find(keys=[*queues, self.keys.unacked], args=job_ids))
+        raws = BrokerView(self.broker, self.keys).find_messages(queues, job_ids)
         found: dict[str, set[Msg]] = {}
         for raw in raws:
             m = message_of(raw)
@@ -243,21 +235,21 @@ class Housekeeper:
         self, job_id: str, org: str, h: dict[str, str], missing: set[Msg], now: int
     ) -> int:
         """Re-sends what was missing on the previous pass too, the job unchanged since."""
-        key = self.keys.job_missing(job_id)
-        r = self.store.r
+        fleet = self.fleet
         if not missing:
-            r.delete(key)
+            fleet.forget_missed(job_id)
             return 0
-        before = r.get(key)
+        before = fleet.missed(job_id)
         seen = orjson.loads(before) if before else None
         confirmed: set[Msg] = set()
-        if seen and seen["v"] == h.get("version"):
+        if seen and seen["v"] == h.get(F.VERSION):
             confirmed = missing & {(str(t), int(i)) for t, i in seen["m"]}
         if not confirmed:
-            r.set(key, orjson.dumps({"v": h.get("version"), "m": sorted(missing), "at": now}),
-                  px=MISSING_TTL_MS)
+            fleet.remember_missed(
+                job_id, orjson.dumps({"v": h.get(F.VERSION), "m": sorted(missing), "at": now}),
+                MISSING_TTL_MS)
             return 0
-        r.delete(key)
+        fleet.forget_missed(job_id)
         self._resend(job_id, org, h, confirmed)
         return len(confirmed)
 
@@ -276,7 +268,7 @@ class Housekeeper:
             elif task == "finalize":
                 self.dispatch.finalize(job_id, org)
         if indexes:
-            self.dispatch.extract(job_id, org, indexes, h.get("priority") or "normal")
+            self.dispatch.extract(job_id, org, indexes, h.get(F.PRIORITY) or "normal")
         log.warning("job %s: re-sent %s, lost between the broker and a worker",
                     job_id, ", ".join(f"{t}" if i < 0 else f"document {i}"
                                       for t, i in sorted(msgs)))
@@ -291,6 +283,7 @@ class NodeKeeper:
     ) -> None:
         self.name = name
         self.store = store
+        self.fleet = FleetStore(store.r, store.keys)
         self.tags = tags
         self.housekeeper = housekeeper
         s = store.settings
@@ -304,18 +297,9 @@ class NodeKeeper:
     def beat(self) -> bool:
         """Publishes this node's held tags; False when they could not be read this time
         (the previous set is kept alive, with its older beat time, until they can)."""
-        r, k = self.store.r, self.store.keys
         now = now_ms()  # before reading the tags: anything delivered earlier is in them
         tags = self.tags()
-        pipe = r.pipeline(transaction=True)
-        if tags is None:
-            pipe.pexpire(k.node(self.name), self.ttl_ms)
-        else:
-            pipe.delete(k.node(self.name))
-            pipe.sadd(k.node(self.name), HELD_MARK, *tags)
-            pipe.pexpire(k.node(self.name), self.ttl_ms)
-            pipe.zadd(k.nodes, {self.name: now})
-        pipe.execute()
+        self.fleet.beat(self.name, tags, now, self.ttl_ms)
         return tags is not None
 
     def may_rescue(self) -> bool:
@@ -340,8 +324,7 @@ class NodeKeeper:
         if self.housekeeper is None or not self.may_rescue():
             return
         lock_ms = max(1, int(self.interval * 1000) - 100)
-        if not self.store.r.set(self.store.keys.housekeeping_lock, self.name, nx=True,
-                                px=lock_ms):
+        if not self.fleet.take_housekeeping_turn(self.name, lock_ms):
             return
         try:
             self.housekeeper.rescue_lost_nodes()
@@ -368,8 +351,7 @@ class NodeKeeper:
         if self._thread is not None:
             self._thread.join(timeout)
         try:
-            self.store.r.delete(self.store.keys.node(self.name))
-            self.store.r.zrem(self.store.keys.nodes, self.name)
+            self.fleet.leave(self.name)
         except redis.RedisError:
             pass
 

@@ -21,6 +21,7 @@ from kombu.exceptions import OperationalError
 
 from shared import queues as q
 from shared.celery_config import make_celery
+from shared.fleet_store import FleetStore
 from shared.keys import Keys
 from shared.redis_client import redis_from_settings
 from shared.settings import Settings
@@ -44,13 +45,14 @@ def check_consuming(settings: Settings, timeout: float = 10.0, queue: str = q.CO
     """
     key = reply_key(settings, secrets.token_hex(12))
     client = redis_from_settings(settings)
+    replies = FleetStore(client, Keys(settings.key_prefix))
     app = make_celery(settings, name="jobgrid-health")
     deadline = time.monotonic() + timeout
     try:
         app.send_task(q.T_PING, args=[key], queue=queue, expires=timeout,
                       retry=True, retry_policy=_SEND_FAST_FAIL)
         while True:
-            if client.delete(key):
+            if replies.take_reply(key):
                 return True
             if time.monotonic() >= deadline:
                 return False

@@ -27,6 +27,7 @@ from celery.signals import worker_ready, worker_shutdown
 
 from shared.clock import now_ms
 from shared.expiry import expiry_job
+from shared.job import F
 from shared.redis_client import redis_from_settings
 from shared.settings import Settings
 from shared.store import JobStore
@@ -82,7 +83,7 @@ def sweep_expiries(store: JobStore, now: int) -> int:
     for member in store.claim_expiries(now, lease_ms, SWEEP_BATCH):
         org, job_id = expiry_job(member)
         h = store.read_job(job_id)
-        expires = int(h.get("expires_at") or 0) if h else 0
+        expires = int(h.get(F.EXPIRES_AT) or 0) if h else 0
         if expires > now:  # retried since: wait for the new deadline
             store.defer_expiry(member, expires)
             continue

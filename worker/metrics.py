@@ -31,16 +31,17 @@ from contextlib import contextmanager
 
 import redis
 
+from shared.keys import Keys
 from shared.metric_keys import (
     CELLS_EMPTY,
     CELLS_FILLED,
     COUNT_FIELD,
     DOCUMENTS_COMPLETED,
     DOCUMENTS_FAILED,
-    SUM_FIELD,
     bucket_for,
     metric_keys,
 )
+from shared.metrics_store import MetricsStore
 
 log = logging.getLogger("jobgrid.worker.metrics")
 
@@ -134,17 +135,13 @@ class MetricsBuffer:
         ints, seconds = self._take()
         if not ints:
             return True
-        keys = metric_keys(self._prefix())
+        prefix = self._prefix()
+        counters = {n: v for n, v in ints.items() if not n.startswith("x:")}
+        extraction = {n[2:]: v for n, v in ints.items() if n.startswith("x:")}
         try:
-            pipe = self._client().pipeline(transaction=False)
-            for name, n in ints.items():
-                if name.startswith("x:"):
-                    pipe.hincrby(keys.extraction, name[2:], n)
-                else:
-                    pipe.hincrby(keys.counters, name, n)
-            if ints.get("x:" + COUNT_FIELD):
-                pipe.hincrbyfloat(keys.extraction, SUM_FIELD, seconds)
-            pipe.execute()
+            store = MetricsStore(self._client(), Keys(prefix), metric_keys(prefix))
+            store.add_worker_sums(counters, extraction,
+                                  seconds if ints.get("x:" + COUNT_FIELD) else None)
         except redis.RedisError as e:
             log.warning("metrics flush failed (kept for the next one): %s", e)
             self._give_back(ints, seconds)

@@ -12,12 +12,14 @@ import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import orjson
 import redis
 
 from shared.clock import now_ms
+from shared.job import F, Verdict
 from shared.models import SchemaIn
 from shared.status import JobStatus, Phase
 from shared.store import Begin, JobStore, Recorded
@@ -34,6 +36,25 @@ from worker.rows import completed_row, failed_row
 log = logging.getLogger("jobgrid.worker")
 
 S = JobStatus
+
+
+class Outcome(StrEnum):
+    """What one run of a phase did: the Celery task's return value, logged and asserted by
+    tests. The first four are ``begin_task``'s verdicts passed through (``Verdict``)."""
+
+    SKIP = "skip"  #: cancelled, terminal or expired job, or refused by a transition
+    DONE = "done"  #: this document was already recorded (a redelivery)
+    CAP = "cap"  #: the crash cap was reached; the job or document was failed
+    GONE = "gone"  #: job, schema or document no longer exists
+    OK = "ok"  #: validate passed and parse was sent
+    FAILED = "failed"  #: the job (validate) or the document got a failed row
+    ALREADY = "already"  #: parse had already fanned out
+    FINALIZE = "finalize"  #: parse found nothing pending and sent finalize
+    FANNED_OUT = "fanned_out"  #: parse sent the first window of documents
+    COMPLETED = "completed"  #: the document got its completed row
+    DUPLICATE = "duplicate"  #: the document's row was already recorded by another run
+    NOT_READY = "not_ready"  #: finalize ran before every document was recorded
+    FINALIZED = "finalized"  #: the job reached completed or failed
 
 
 #: A parse at least this long is followed by a fresh read of the job's cancel flag.
@@ -62,37 +83,38 @@ class Ctx:
 def _fail_job(ctx: Ctx, code: str, message: str) -> None:
     t = ctx.store.transition(ctx.job_id, ctx.org, [S.VALIDATING, S.QUEUED, S.IN_PROGRESS],
                              status=S.FAILED,
-                             extra={"error_code": code, "error_message": message})
+                             extra={F.ERROR_CODE: code, F.ERROR_MESSAGE: message})
     if t.ok:
         emit_terminal_event(ctx.store, ctx.job_id, ctx.org)
 
 
 def _should_run(ctx: Ctx, b: Begin, what: str) -> bool:
-    if b.verdict == "cap":
+    if b.verdict is Verdict.CAP:
         log.error("job %s: %s lost its worker %d times; giving up", ctx.job_id, what, b.runs)
         _fail_job(ctx, "worker_lost", f"The {what} step lost its worker repeatedly.")
         return False
-    return b.verdict == "run"
+    return b.verdict is Verdict.RUN
 
 
 # --------------------------------------------------------------------------- validate
-def run_validate(ctx: Ctx) -> str:
+def run_validate(ctx: Ctx) -> Outcome:
     b = ctx.store.begin_task(ctx.job_id, ctx.org, "validate")
     if not _should_run(ctx, b, "validate"):
-        return b.verdict
+        return Outcome(b.verdict)
     schema = ctx.store.load_schema(ctx.job_id)
     if schema is None or not schema.fields:
         _fail_job(ctx, "schema_invalid", "The job's schema is missing or has no fields.")
-        return "failed"
+        return Outcome.FAILED
     t = ctx.store.transition(ctx.job_id, ctx.org, [S.VALIDATING], status=S.QUEUED,
                              phase=Phase.PARSE)
-    if t.ok or t.detail == S.QUEUED:  # a redelivered validate re-sends parse; parse is idempotent
+    # a redelivered validate re-sends parse; parse is idempotent
+    if t.ok or t.result.status == S.QUEUED:
         ctx.dispatch.parse(ctx.job_id, ctx.org)
-    return "ok"
+    return Outcome.OK
 
 
 # ------------------------------------------------------------------------------ parse
-def run_parse(ctx: Ctx) -> str:
+def run_parse(ctx: Ctx) -> Outcome:
     """The short fan-out step (``phase_1_parse``): no document is parsed here.
 
     Each document is parsed by its own ``extract_document`` task (``run_extract``), so parsing
@@ -101,34 +123,34 @@ def run_parse(ctx: Ctx) -> str:
     """
     b = ctx.store.begin_task(ctx.job_id, ctx.org, "parse")
     if not _should_run(ctx, b, "parse"):
-        return b.verdict
+        return Outcome(b.verdict)
     h = ctx.store.read_job(ctx.job_id)
     if h is None or _schema(ctx) is None:
-        return "gone"
-    if h.get("current_phase") == Phase.EXECUTE and h.get("fanout_done") == "1":
-        return "already"
-    if h.get("current_phase") != Phase.EXECUTE:
+        return Outcome.GONE
+    if h.get(F.CURRENT_PHASE) == Phase.EXECUTE and h.get(F.FANOUT_DONE) == "1":
+        return Outcome.ALREADY
+    if h.get(F.CURRENT_PHASE) != Phase.EXECUTE:
         t = ctx.store.transition(ctx.job_id, ctx.org, [S.QUEUED, S.IN_PROGRESS],
                                  status=S.IN_PROGRESS, phase=Phase.PARSE)
         if not t.ok:
-            return "skip"
-    n = int(h["document_count"])
+            return Outcome.SKIP
+    n = int(h[F.DOCUMENT_COUNT])
     pending = ctx.store.pending_indexes(ctx.job_id, n)
     if not pending:
         ctx.dispatch.finalize(ctx.job_id, ctx.org)
-        return "finalize"
+        return Outcome.FINALIZE
     fresh = ctx.store.read_job(ctx.job_id) or h
     t = ctx.store.transition(
         ctx.job_id, ctx.org, [S.IN_PROGRESS], phase=Phase.EXECUTE,
-        extra={"exec_started_at": now_ms(), "exec_processed_base": fresh.get("processed", "0")},
+        extra={F.EXEC_STARTED_AT: now_ms(), F.EXEC_PROCESSED_BASE: fresh.get(F.PROCESSED, "0")},
     )
     if not t.ok:
-        return "skip"
+        return Outcome.SKIP
     window = ctx.store.settings.fanout_window
     first = ctx.store.start_fanout(ctx.job_id, pending, window)
-    ctx.dispatch.extract(ctx.job_id, ctx.org, first, h.get("priority", "normal"))
-    ctx.store.r.hset(ctx.store.keys.job(ctx.job_id), "fanout_done", "1")
-    return "fanned_out"
+    ctx.dispatch.extract(ctx.job_id, ctx.org, first, h.get(F.PRIORITY, "normal"))
+    ctx.store.mark_fanout_done(ctx.job_id, ctx.org)
+    return Outcome.FANNED_OUT
 
 
 def _parse(filename: str, doc: dict[str, Any]) -> ParsedDocument | ParseError:
@@ -147,7 +169,7 @@ def _raw(doc: dict[str, str]) -> bytes:
 
 def _record_parse_failure(
     ctx: Ctx, schema: SchemaIn, index: int, filename: str, e: ParseError
-) -> str:
+) -> Outcome:
     """An unparseable document becomes a failed row whose warning says it could not be read
     (``finalize`` tells "no parseable documents" from other failures by these codes)."""
     message = f"Document {index} ({filename}) could not be parsed: {e.message}"
@@ -155,7 +177,7 @@ def _record_parse_failure(
     rec = _record(ctx, index, row, failed=True, filled=0, empty=len(schema.fields),
                   warning={"code": e.code, "message": message, "document": index})
     _after_record(ctx, rec)
-    return "failed"
+    return Outcome.FAILED
 
 
 def _record(
@@ -172,7 +194,7 @@ def _record(
 
 
 # ---------------------------------------------------------------------------- extract
-def run_extract(ctx: Ctx, extractor: Extractor, index: int, may_retry: bool) -> str:
+def run_extract(ctx: Ctx, extractor: Extractor, index: int, may_retry: bool) -> Outcome:
     """Parses and extracts one document. Raises RetryLater for a transient error while
     retries remain.
 
@@ -183,17 +205,17 @@ def run_extract(ctx: Ctx, extractor: Extractor, index: int, may_retry: bool) -> 
     returns the document) and record.
     """
     b, doc = ctx.store.begin_document(ctx.job_id, ctx.org, index)
-    if b.verdict == "done":
+    if b.verdict is Verdict.DONE:
         _resend_claim(ctx, index)
         _maybe_finalize(ctx)
-        return "done"
-    if b.verdict not in ("run", "cap"):
-        return b.verdict
+        return Outcome.DONE
+    if b.verdict not in (Verdict.RUN, Verdict.CAP):
+        return Outcome(b.verdict)
     schema = _schema(ctx)
     if schema is None or doc is None:
-        return "gone"
+        return Outcome.GONE
     filename = str(doc["filename"])
-    if b.verdict == "cap":
+    if b.verdict is Verdict.CAP:
         code = b.code or "worker_lost"
         return _record_failure(ctx, schema, index, filename, code,
                                f"Gave up after {b.runs - 1} attempts that lost their worker.")
@@ -207,12 +229,12 @@ def run_extract(ctx: Ctx, extractor: Extractor, index: int, may_retry: bool) -> 
         # begin_task read the flag just before; a long parse reads it again
         if time.monotonic() - began >= CANCEL_RECHECK_SECONDS and \
                 ctx.store.is_cancelled(ctx.job_id):
-            return "skip"
+            return Outcome.SKIP
         with guard_document(ctx.store, ctx.job_id), metrics.extraction_timer():
             cells = extractor.extract(parsed, schema.fields)
     except DocumentCancelled:
         log.info("job %s document %d: stopped by cancel", ctx.job_id, index)
-        return "skip"
+        return Outcome.SKIP
     except DocumentTimeLimit:
         log.warning("job %s document %d: parse and extraction hit the time limit",
                     ctx.job_id, index)
@@ -232,7 +254,7 @@ def run_extract(ctx: Ctx, extractor: Extractor, index: int, may_retry: bool) -> 
     rec = _record(ctx, index, row, failed=False, filled=filled,
                   empty=len(schema.fields) - filled)
     _after_record(ctx, rec)
-    return "completed" if rec.added else "duplicate"
+    return Outcome.COMPLETED if rec.added else Outcome.DUPLICATE
 
 
 def _unexpected(ctx: Ctx, index: int, e: Exception) -> tuple[str, str]:
@@ -266,13 +288,13 @@ def _schema(ctx: Ctx) -> SchemaIn | None:
 
 def _record_failure(
     ctx: Ctx, schema: SchemaIn, index: int, filename: str, code: str, message: str
-) -> str:
+) -> Outcome:
     row = failed_row(index, filename, schema.fields, code, message)
     rec = _record(ctx, index, row, failed=True, filled=0, empty=len(schema.fields),
                   warning={"code": code, "document": index,
                            "message": f"Document {index} ({filename}) failed: {message}"})
     _after_record(ctx, rec)
-    return "failed"
+    return Outcome.FAILED
 
 
 def _after_record(ctx: Ctx, rec: Recorded) -> None:
@@ -299,38 +321,38 @@ def _maybe_finalize(ctx: Ctx) -> None:
     """A redelivered task whose document is already recorded may be the one whose first run
     died before sending finalize: send it again when everything is processed."""
     h = ctx.store.read_job(ctx.job_id)
-    if h and h.get("status") == S.IN_PROGRESS and h.get("processed") == h.get("document_count"):
+    if h and h.get(F.STATUS) == S.IN_PROGRESS and h.get(F.PROCESSED) == h.get(F.DOCUMENT_COUNT):
         ctx.dispatch.finalize(ctx.job_id, ctx.org)
 
 
 # --------------------------------------------------------------------------- finalize
-def run_finalize(ctx: Ctx) -> str:
+def run_finalize(ctx: Ctx) -> Outcome:
     b = ctx.store.begin_task(ctx.job_id, ctx.org, "finalize")
     if not _should_run(ctx, b, "finalize"):
-        if b.verdict == "skip":  # a first run may have died between the status and the event
+        if b.verdict is Verdict.SKIP:  # a first run may have died between the status and the event
             emit_terminal_event(ctx.store, ctx.job_id, ctx.org)
-        return b.verdict
+        return Outcome(b.verdict)
     h = ctx.store.read_job(ctx.job_id)
-    if h is None or h.get("status") != S.IN_PROGRESS:
-        return "skip"
-    if h.get("processed") != h.get("document_count"):
-        return "not_ready"
+    if h is None or h.get(F.STATUS) != S.IN_PROGRESS:
+        return Outcome.SKIP
+    if h.get(F.PROCESSED) != h.get(F.DOCUMENT_COUNT):
+        return Outcome.NOT_READY
     ctx.store.transition(ctx.job_id, ctx.org, [S.IN_PROGRESS], phase=Phase.FINALIZE)
-    if int(h.get("completed_documents") or 0) == 0:
+    if int(h.get(F.COMPLETED_DOCUMENTS) or 0) == 0:
         code, message = _all_failed_reason(h)
         t = ctx.store.transition(ctx.job_id, ctx.org, [S.IN_PROGRESS], status=S.FAILED,
-                                 extra={"error_code": code, "error_message": message})
+                                 extra={F.ERROR_CODE: code, F.ERROR_MESSAGE: message})
     else:
         t = ctx.store.transition(ctx.job_id, ctx.org, [S.IN_PROGRESS], status=S.COMPLETED)
     if not t.ok:
-        return "skip"
+        return Outcome.SKIP
     emit_terminal_event(ctx.store, ctx.job_id, ctx.org)  # once per transition (guarded)
     ctx.store.drop_working_keys(ctx.job_id)
-    return "finalized"
+    return Outcome.FINALIZED
 
 
 def _all_failed_reason(h: dict[str, str]) -> tuple[str, str]:
-    warnings = orjson.loads(h.get("warnings") or "[]")
+    warnings = orjson.loads(h.get(F.WARNINGS) or "[]")
     parse_codes = {"unsupported_type", "corrupt_document", "empty_document", "encoding_error",
                    "encrypted_document", "document_too_large"}
     if warnings and all(w.get("code") in parse_codes for w in warnings):

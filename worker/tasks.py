@@ -17,6 +17,7 @@ from typing import Any
 import redis
 
 from shared import queues as q
+from shared.fleet_store import FleetStore
 from worker import runtime
 from worker.celery_app import app
 from worker.dispatch import CeleryDispatcher
@@ -116,5 +117,6 @@ def finalize(job_id: str, org: str) -> str:
 def ping(reply_key: str) -> str:
     """Proves a worker consumes (pitfall 9 in docs/pitfalls.md): writes to a key the health
     check waits on."""
-    runtime.store().r.set(reply_key, str(time.time()), ex=60)
+    store = runtime.store()
+    FleetStore(store.r, store.keys).answer_ping(reply_key, str(time.time()))
     return "pong"

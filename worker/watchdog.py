@@ -22,65 +22,59 @@ from __future__ import annotations
 import logging
 
 from shared.clock import now_ms
+from shared.job import F
 from shared.status import TERMINAL, JobStatus, Phase
 from shared.store import JobStore
 from worker.dispatch import Dispatcher
 
 log = logging.getLogger("jobgrid.worker.watchdog")
 
-_FIELDS = ("status", "current_phase", "updated_at", "expires_at", "fanout_done", "processed",
-           "document_count", "priority")
+_FIELDS = (F.STATUS, F.CURRENT_PHASE, F.UPDATED_AT, F.EXPIRES_AT, F.FANOUT_DONE, F.PROCESSED,
+           F.DOCUMENT_COUNT, F.PRIORITY)
 
 
 def rescue_stalled(store: JobStore, dispatch: Dispatcher, now: int | None = None) -> int:
     """One pass; returns how many jobs had a step re-sent."""
     now = now if now is not None else now_ms()
     stall_ms = int(store.settings.stall_seconds * 1000)
-    members = [str(m) for m in store.r.zrangebyscore(store.keys.running, "-inf", now - stall_ms)]
-    if not members:
+    running = store.running_before(now - stall_ms)
+    if not running:
         return 0
-    pipe = store.r.pipeline(transaction=False)
-    for m in members:
-        pipe.hmget(store.keys.job(m.split("|", 1)[1]), _FIELDS)
+    records = store.job_fields_many([job_id for _, _, job_id in running], _FIELDS)
     rescued = 0
-    for member, values in zip(members, pipe.execute(), strict=True):
-        org, job_id = member.split("|", 1)
-        h = dict(zip(_FIELDS, values, strict=True))
+    for (member, org, job_id), h in zip(running, records, strict=True):
         if _finished(h, now):
-            store.r.zrem(store.keys.running, member)
-        elif now - int(h["updated_at"] or 0) >= stall_ms and _lock(store, job_id, stall_ms):
+            store.forget_running(member)
+        elif (now - int(h[F.UPDATED_AT] or 0) >= stall_ms
+              and store.take_rescue_lock(job_id, stall_ms)):
             step = _resend(store, dispatch, job_id, org, h)
             log.warning("job %s made no progress for %.0f s; re-sent %s", job_id,
-                        (now - int(h["updated_at"] or 0)) / 1000, step)
+                        (now - int(h[F.UPDATED_AT] or 0)) / 1000, step)
             rescued += 1
     return rescued
 
 
 def _finished(h: dict[str, str | None], now: int) -> bool:
-    if not h["status"] or h["status"] in TERMINAL:
+    if not h[F.STATUS] or h[F.STATUS] in TERMINAL:
         return True
-    return bool(h["expires_at"]) and now >= int(h["expires_at"] or 0)
-
-
-def _lock(store: JobStore, job_id: str, stall_ms: int) -> bool:
-    return bool(store.r.set(store.keys.rescue_lock(job_id), "1", nx=True, px=stall_ms))
+    return bool(h[F.EXPIRES_AT]) and now >= int(h[F.EXPIRES_AT] or 0)
 
 
 def _resend(
     store: JobStore, dispatch: Dispatcher, job_id: str, org: str, h: dict[str, str | None]
 ) -> str:
-    status, phase = h["status"], h["current_phase"]
+    status, phase = h[F.STATUS], h[F.CURRENT_PHASE]
     if status == JobStatus.VALIDATING:
         dispatch.validate(job_id, org)
         return "validate"
     if status == JobStatus.QUEUED or phase == Phase.PARSE or (
-            phase == Phase.EXECUTE and h["fanout_done"] != "1"):
+            phase == Phase.EXECUTE and h[F.FANOUT_DONE] != "1"):
         dispatch.parse(job_id, org)
         return "parse"
-    if phase == Phase.FINALIZE or h["processed"] == h["document_count"]:
+    if phase == Phase.FINALIZE or h[F.PROCESSED] == h[F.DOCUMENT_COUNT]:
         dispatch.finalize(job_id, org)
         return "finalize"
-    pending = store.pending_indexes(job_id, int(h["document_count"] or 0))
+    pending = store.pending_indexes(job_id, int(h[F.DOCUMENT_COUNT] or 0))
     first = store.start_fanout(job_id, pending, store.settings.fanout_window)
-    dispatch.extract(job_id, org, first, h["priority"] or "normal")
+    dispatch.extract(job_id, org, first, h[F.PRIORITY] or "normal")
     return f"{len(first)} of {len(pending)} unfinished documents"

@@ -16,6 +16,7 @@ from api.services import Services, services
 from api.submit import submit
 from shared.clock import now_ms
 from shared.errors import Conflict, Unavailable, Unprocessable
+from shared.job import F, RetryOutcome, TransitionOutcome
 from shared.jobview import effective_status
 from shared.models import RetryRequest
 from shared.status import JobStatus, Phase
@@ -65,14 +66,15 @@ def cancel_job(job_id: str) -> Response:
     svc, org, job_id = services(), current_principal().org, parse_job_id(job_id)
     h = owned_job(svc, job_id, org)
     t = svc.store.transition(job_id, org, CANCELLABLE, status=JobStatus.CANCELLED,
-                             extra={"cancelled": "1"})
-    if not t.ok:
-        if t.detail == "gone":
-            raise not_found(job_id)
+                             extra={F.CANCELLED: "1"}).result
+    if t.outcome is TransitionOutcome.GONE:
+        raise not_found(job_id)
+    if t.outcome is TransitionOutcome.REFUSED:
+        current = t.status or ""
         # the stored status of an expired job is still the one it ended in: say expired
-        state = {**h, "status": t.detail}
-        known = t.detail in {str(v) for v in JobStatus}
-        shown = effective_status(state, now_ms()) if known else t.detail
+        state = {**h, F.STATUS: current}
+        known = current in {str(v) for v in JobStatus}
+        shown = effective_status(state, now_ms()) if known else current
         raise Conflict(f"job {job_id} is already {shown}; only validating, queued or "
                        "in_progress jobs can be cancelled")
     try:
@@ -97,11 +99,12 @@ def retry_job(job_id: str) -> Response:
     svc, org, job_id = services(), current_principal().org, parse_job_id(job_id)
     options = retry_options(svc)
     owned_job(svc, job_id, org)
-    res, detail = svc.store.retry(job_id, org, Phase.PARSE, options.only or "")
-    if res == -1:
+    res = svc.store.retry(job_id, org, Phase.PARSE, options.only or "")
+    if res.outcome is RetryOutcome.DATA_EXPIRED:
         raise Unprocessable(f"the documents of job {job_id} expired and were deleted; "
                             "submit the batch again")
-    if res != 1:
+    if res.outcome is RetryOutcome.REFUSED:
+        detail = res.status or ""
         if detail == "gone":
             raise not_found(job_id)
         if detail == "no_failed_rows":
@@ -126,7 +129,7 @@ def fail_unqueued(svc: Services, job_id: str, org: str) -> None:
     failed (best effort) so the client can retry again once the broker is back."""
     try:
         svc.store.transition(job_id, org, (JobStatus.QUEUED,), status=JobStatus.FAILED,
-                             extra={"error_code": "enqueue_failed",
-                                    "error_message": "the job queue could not be reached"})
+                             extra={F.ERROR_CODE: "enqueue_failed",
+                                    F.ERROR_MESSAGE: "the job queue could not be reached"})
     except redis.RedisError as e:
         log.error("could not mark job %s failed after a failed enqueue: %s", job_id, e)

@@ -1,6 +1,7 @@
 -- Helpers prepended to every script by shared/scripts.py; not a script by itself.
 -- Every change of a job goes through touch(): version + 1, updated_at, the org's
 -- "updated" index (for ?updated_since=) and one pub/sub message "<id> <version>".
+-- Job hash field names are those of shared/job.py's F (tests/unit/test_job_record.py checks).
 
 local TERMINAL = {completed = true, failed = true, cancelled = true, expired = true}
 

@@ -15,6 +15,7 @@
 --   "gone"  job unknown or purged         "skip"  job cancelled/terminal/expired (code = status)
 --   "done"  document already recorded     "cap"   crash cap reached (code = last failure code)
 --   "run"   go ahead (code = failure code of the previous run, or "")
+-- Job hash field names are those of shared/job.py's F (tests/unit/test_job_record.py checks).
 local job, attempts, done, updated = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local task, now, channel, job_id = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local cap, index = tonumber(ARGV[5]), ARGV[6]

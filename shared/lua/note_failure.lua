@@ -5,6 +5,7 @@
 -- ARGV[1] task key     ARGV[2] failure code      ARGV[3] now (ms)
 -- ARGV[4] channel      ARGV[5] job id
 -- Returns the job's new attempt_count, or 0 when the job is gone.
+-- Job hash field names are those of shared/job.py's F (tests/unit/test_job_record.py checks).
 local job, attempts, updated = KEYS[1], KEYS[2], KEYS[3]
 local task, code, now, channel, job_id = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 if redis.call('EXISTS', job) == 0 then return 0 end

@@ -20,6 +20,7 @@
 -- counts in the job's needs_review figure and adds a required_missing warning.
 -- Returns {added (1, 0 if already recorded, -1 if the job is gone), processed, document_count,
 --          next document index or -1, 1 if this script pushed its message else 0}
+-- Job hash field names are those of shared/job.py's F (tests/unit/test_job_record.py checks).
 local job, done, failed, results, updated = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local queue, claims = KEYS[6], KEYS[7]
 local index, row, outcome = ARGV[1], ARGV[2], ARGV[3]

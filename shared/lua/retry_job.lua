@@ -12,6 +12,7 @@
 -- Returns {1, version}; {0, status} when the status does not allow a retry
 -- ({0, "no_failed_rows"} for a completed job with nothing to re-run);
 -- {-1, "data_expired"} when the documents are gone.
+-- Job hash field names are those of shared/job.py's F (tests/unit/test_job_record.py checks).
 local job, timeline, updated = KEYS[1], KEYS[2], KEYS[3]
 local done, failed, attempts, docs = KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local job_id, now, channel = ARGV[1], ARGV[2], ARGV[3]

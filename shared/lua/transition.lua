@@ -8,6 +8,7 @@
 -- ARGV[5] new status or ""   ARGV[6] new phase or ""
 -- ARGV[7..] field, value pairs to set as well (error_code, exec_started_at, ...)
 -- Returns {1, version} on success, {0, current status} when refused ("gone" if no job).
+-- Job hash field names are those of shared/job.py's F (tests/unit/test_job_record.py checks).
 local job, timeline, updated = KEYS[1], KEYS[2], KEYS[3]
 local job_id, now, channel = ARGV[1], ARGV[2], ARGV[3]
 local allowed, new_status, new_phase = ARGV[4], ARGV[5], ARGV[6]

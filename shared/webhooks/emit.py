@@ -22,6 +22,7 @@ import time
 import orjson
 
 from shared.clock import now_ms
+from shared.job import F
 from shared.jobview import effective_status, status_payload
 from shared.status import TERMINAL, JobStatus
 from shared.store import JobStore
@@ -40,10 +41,10 @@ from shared.webhooks.store import WebhookStore
 def transition_marker(h: dict[str, str], event_type: str) -> str:
     """What tells one transition of the job from another (see the module docstring)."""
     if event_type == JOB_EXPIRED:
-        return h.get("expires_at", "")
+        return h.get(F.EXPIRES_AT, "")
     if event_type == JOB_PROGRESS:
-        return h.get("version", "")
-    return h.get("completed_at", "")
+        return h.get(F.VERSION, "")
+    return h.get(F.COMPLETED_AT, "")
 
 
 def status_matches(h: dict[str, str], event_type: str, now: int) -> bool:
@@ -63,9 +64,9 @@ def event_body(event_id: str, event_type: str, h: dict[str, str], now: int) -> b
 def _emit(whs: WebhookStore, h: dict[str, str], event_type: str, hooks: list[Webhook],
           now: int) -> int:
     event_id = new_id("evt")
-    emitted_until = int(h.get("purge_at") or now + whs.settings.retention_seconds * 1000)
+    emitted_until = int(h.get(F.PURGE_AT) or now + whs.settings.retention_seconds * 1000)
     return whs.add_event(
-        h["id"], h["org"], event_type, f"{event_type}:{transition_marker(h, event_type)}",
+        h[F.ID], h[F.ORG], event_type, f"{event_type}:{transition_marker(h, event_type)}",
         event_id, event_body(event_id, event_type, h, now), hooks,
         emitted_until=emitted_until, now=now)
 
@@ -81,7 +82,7 @@ def emit_job_event(store: JobStore, job_id: str, org: str, event_type: str) -> i
     if event_type not in EVENTS:
         raise ValueError(f"unknown webhook event {event_type!r}")
     h = store.read_job(job_id)
-    if h is None or h.get("org") != org:
+    if h is None or h.get(F.ORG) != org:
         return 0
     return _emit_for_hash(store, h, event_type, now_ms())
 
@@ -90,7 +91,7 @@ def _emit_for_hash(store: JobStore, h: dict[str, str], event_type: str, now: int
     if not status_matches(h, event_type, now):
         return 0
     whs = WebhookStore(store.r, store.settings)
-    hooks = whs.subscribers(h["org"], event_type)
+    hooks = whs.subscribers(h[F.ORG], event_type)
     return _emit(whs, h, event_type, hooks, now) if hooks else 0
 
 
@@ -98,7 +99,7 @@ def emit_terminal_event(store: JobStore, job_id: str, org: str) -> int:
     """The terminal event of the job's current status (``job.completed`` for a completed job
     ...), or nothing while it is not terminal. Safe to call again: see ``emit_job_event``."""
     h = store.read_job(job_id)
-    if h is None or h.get("org") != org:
+    if h is None or h.get(F.ORG) != org:
         return 0
     now = now_ms()
     event_type = STATUS_EVENT.get(effective_status(h, now))

@@ -91,7 +91,7 @@ def test_documents_are_stored_as_sent(stack: Stack, api: ApiClient) -> None:
     body["documents"].append({"filename": "b.pdf", "mime_type": "application/pdf",
                               "content_base64": base64.b64encode(b"%PDF-1.4 x").decode()})
     job = api.submit(body)
-    assert stack.store.load_documents(job["id"], [1]) == {1: body["documents"][1]}
+    assert stack.store.documents.load(job["id"], [1]) == {1: body["documents"][1]}
     assert stack.store.load_schema(job["id"]) == JobCreate.model_validate(body).schema_
 
 

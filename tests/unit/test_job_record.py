@@ -117,14 +117,19 @@ def test_every_field_the_lua_scripts_name_is_a_constant() -> None:
 
 
 def test_every_transition_extra_is_a_constant() -> None:
-    """``transition(extra={...})`` sets fields through transition.lua's ARGV pairs."""
+    """``transition(extra={...})`` sets fields through transition.lua's ARGV pairs, named
+    by string literal or by an ``F`` constant."""
     found: set[str] = set()
+    constants: set[str] = set()
     for package in ("api", "worker", "shared"):
         for path in (ROOT / package).rglob("*.py"):
             for block in re.findall(r"extra=\{([^}]*)\}", path.read_text(encoding="utf-8")):
                 found |= set(re.findall(r"\"([a-z_]+)\"\s*:", block))
-    assert found, "no transition extras found: the pattern no longer matches the callers"
+                constants |= set(re.findall(r"\bF\.([A-Z_]+)\s*:", block))
+    assert found or constants, "no transition extras found: the pattern no longer matches"
     assert found <= F.ALL, f"missing from shared.job.F: {sorted(found - F.ALL)}"
+    unknown = sorted(c for c in constants if getattr(F, c, None) not in F.ALL)
+    assert not unknown, f"not fields of shared.job.F: {unknown}"
 
 
 def _store() -> JobStore:
@@ -222,15 +227,16 @@ def test_transition_and_retry_replies_decode() -> None:
         TransitionOutcome.REFUSED, status="queued")
     t = store.transition("nope", ORG, [JobStatus.QUEUED], status=JobStatus.FAILED)
     assert TransitionResult.decode(t.ok, t.detail).outcome is TransitionOutcome.GONE
+    assert t.result.outcome is TransitionOutcome.GONE
 
-    assert RetryResult.decode(*store.retry(job_id, ORG, Phase.PARSE)) == RetryResult(
+    assert store.retry(job_id, ORG, Phase.PARSE) == RetryResult(
         RetryOutcome.REFUSED, status="queued")
     store.transition(job_id, ORG, [JobStatus.QUEUED], status=JobStatus.FAILED)
-    reopened = RetryResult.decode(*store.retry(job_id, ORG, Phase.PARSE))
+    reopened = store.retry(job_id, ORG, Phase.PARSE)
     assert reopened.outcome is RetryOutcome.REOPENED and reopened.version == 4
     store.transition(job_id, ORG, [JobStatus.QUEUED], status=JobStatus.CANCELLED)
     store.r.delete(store.job_keys(job_id).docs)
-    assert RetryResult.decode(*store.retry(job_id, ORG, Phase.PARSE)) == RetryResult(
+    assert store.retry(job_id, ORG, Phase.PARSE) == RetryResult(
         RetryOutcome.DATA_EXPIRED)
 
 

@@ -8,6 +8,7 @@ import fakeredis
 import pytest
 
 from shared.clock import now_ms
+from shared.job import RetryOutcome, RetryResult
 from shared.jobview import effective_status, status_payload
 from shared.models import JobCreate
 from shared.settings import Settings
@@ -138,8 +139,8 @@ def test_retry_reopens_only_failed_documents(store: JobStore) -> None:
     _rec(store, job_id, 0, filled=2)
     _rec(store, job_id, 1, filled=0, empty=2, failed=True)
     store.transition(job_id, ORG, [S.IN_PROGRESS], status=S.CANCELLED, extra={"cancelled": "1"})
-    res, _ = store.retry(job_id, ORG, Phase.PARSE)
-    assert res == 1
+    res = store.retry(job_id, ORG, Phase.PARSE).outcome
+    assert res is RetryOutcome.REOPENED
     h = store.read_job(job_id)
     assert h is not None
     assert (h["status"], h["cancelled"], h["processed"], h["empty"], h["filled"]) == (
@@ -151,10 +152,11 @@ def test_retry_reopens_only_failed_documents(store: JobStore) -> None:
 
 def test_retry_refused_while_running_and_after_data_expired(store: JobStore) -> None:
     job_id = _job(store)
-    assert store.retry(job_id, ORG, Phase.PARSE) == (0, "in_progress")
+    assert store.retry(job_id, ORG, Phase.PARSE) == RetryResult(
+        RetryOutcome.REFUSED, status="in_progress")
     store.transition(job_id, ORG, [S.IN_PROGRESS], status=S.FAILED)
     store.r.delete(store.job_keys(job_id).docs)
-    assert store.retry(job_id, ORG, Phase.PARSE) == (-1, "data_expired")
+    assert store.retry(job_id, ORG, Phase.PARSE) == RetryResult(RetryOutcome.DATA_EXPIRED)
 
 
 def test_data_keys_inherit_the_job_ttl(store: JobStore) -> None:
@@ -172,7 +174,9 @@ def test_data_keys_inherit_the_job_ttl(store: JobStore) -> None:
 
 def test_begin_returns_the_parsed_document(store: JobStore) -> None:
     job_id = _job(store)
-    store.save_parsed(job_id, {1: '{"text": "x", "kind": "text", "filename": "a"}'})
+    # KEYS[5]'s field ``index`` comes back (how begin_document gets its document)
+    store.r.hset(store.job_keys(job_id).parsed, "1",
+                 '{"text": "x", "kind": "text", "filename": "a"}')
     assert store.begin_task(job_id, ORG, "d:1", 1).parsed.startswith('{"text"')
     assert store.begin_task(job_id, ORG, "d:0", 0).parsed == ""
     assert store.begin_task(job_id, ORG, "finalize").parsed == ""

@@ -12,6 +12,7 @@ import fakeredis
 import orjson
 import pytest
 
+from shared.job import RetryOutcome, RetryResult
 from shared.models import JobCreate
 from shared.settings import Settings
 from shared.status import JobStatus, Phase
@@ -149,15 +150,16 @@ def completed_with_failures(store: JobStore) -> str:
 
 def test_plain_retry_of_a_completed_job_is_refused(store: JobStore) -> None:
     job_id = completed_with_failures(store)
-    assert store.retry(job_id, ORG, Phase.PARSE) == (0, "completed")
+    assert store.retry(job_id, ORG, Phase.PARSE) == RetryResult(
+        RetryOutcome.REFUSED, status="completed")
 
 
 def test_retry_failed_reopens_only_the_failed_rows(store: JobStore) -> None:
     job_id = completed_with_failures(store)
     k = store.job_keys(job_id)
     kept = {i: store.r.hget(k.results, str(i)) for i in (0, 2)}
-    res, _ = store.retry(job_id, ORG, Phase.PARSE, "failed")
-    assert res == 1
+    res = store.retry(job_id, ORG, Phase.PARSE, "failed").outcome
+    assert res is RetryOutcome.REOPENED
     h = job(store, job_id)
     assert (h["status"], h["processed"], h["completed_documents"], h["failed_documents"]) == \
         ("queued", "2", "2", "0")
@@ -181,14 +183,16 @@ def test_retry_failed_without_failed_rows_is_refused(store: JobStore) -> None:
     record(store, job_id, 1)
     finish(store, job_id)
     before = job(store, job_id)["version"]
-    assert store.retry(job_id, ORG, Phase.PARSE, "failed") == (0, "no_failed_rows")
+    assert store.retry(job_id, ORG, Phase.PARSE, "failed") == RetryResult(
+        RetryOutcome.REFUSED, status="no_failed_rows")
     assert job(store, job_id)["version"] == before  # nothing changed
 
 
 def test_retry_failed_still_refuses_a_running_job(store: JobStore) -> None:
     job_id = new_job(store, n=2)
     record(store, job_id, 0, failed=True)
-    assert store.retry(job_id, ORG, Phase.PARSE, "failed") == (0, "in_progress")
+    assert store.retry(job_id, ORG, Phase.PARSE, "failed") == RetryResult(
+        RetryOutcome.REFUSED, status="in_progress")
 
 
 def test_a_job_completed_again_after_retry_failed_sends_job_completed_again(
@@ -199,7 +203,7 @@ def test_a_job_completed_again_after_retry_failed_sends_job_completed_again(
                                         events=["job.completed"])).id
     job_id = completed_with_failures(store)
     assert emit_terminal_event(store, job_id, ORG) == 1
-    assert store.retry(job_id, ORG, Phase.PARSE, "failed")[0] == 1
+    assert store.retry(job_id, ORG, Phase.PARSE, "failed").outcome is RetryOutcome.REOPENED
     store.transition(job_id, ORG, [S.QUEUED], status=S.IN_PROGRESS, phase=Phase.EXECUTE)
     record(store, job_id, 1)
     record(store, job_id, 3)

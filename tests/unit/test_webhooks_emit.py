@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from shared.clock import now_ms
+from shared.job import RetryOutcome
 from shared.models import JobCreate
 from shared.settings import Settings
 from shared.status import JobStatus, Phase
@@ -172,7 +173,7 @@ def test_a_new_transition_after_retry_emits_again(store: JobStore) -> None:
     job_id = _job(store)
     store.transition(job_id, ORG, [S.IN_PROGRESS], status=S.CANCELLED)
     assert emit_job_event(store, job_id, ORG, "job.cancelled") == 1
-    assert store.retry(job_id, ORG, Phase.PARSE)[0] == 1
+    assert store.retry(job_id, ORG, Phase.PARSE).outcome is RetryOutcome.REOPENED
     time.sleep(0.002)  # the transition marker is completed_at (ms)
     store.transition(job_id, ORG, [S.QUEUED, S.IN_PROGRESS], status=S.CANCELLED)
     assert emit_job_event(store, job_id, ORG, "job.cancelled") == 1
