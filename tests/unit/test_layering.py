@@ -1,16 +1,17 @@
 """The layering stays as ``docs/architecture.md`` draws it.
 
-Four checks, each with the offenders in its failure message:
+Five checks, each with the offenders in its failure message:
 
 * no reference to a file outside the repository (the contract and the pitfalls are in
   ``docs/``; ``python docs/tools/fix_references.py`` rewrites the old forms);
 * no import cycle between our modules (type-checking imports aside);
 * no import from ``api`` into ``worker``;
+* at most five direct Redis calls in ``api/`` and ``worker/`` (stores in ``shared/`` own
+  Redis; today the one exception is the API's pub/sub subscription in ``api/pubsub.py``);
 * the ``import-linter`` contracts in ``pyproject.toml`` (layers, independence of ``api`` and
   ``worker``, an extraction engine on ``shared`` only, no cycles between sibling modules).
 
-``python -m tests.support.layering`` prints the same figures plus the count of direct Redis
-calls in ``api/`` and ``worker/``, which is reported, not asserted, until the stores own Redis.
+``python -m tests.support.layering`` prints the same figures.
 """
 
 from __future__ import annotations
@@ -29,6 +30,16 @@ def test_no_reference_to_files_outside_the_repository() -> None:
     hits = layering.outside_references()
     assert not hits, ("run `python docs/tools/fix_references.py`, or cite docs/contract.md / "
                       "docs/pitfalls.md:\n" + "\n".join(map(str, hits)))
+
+
+MAX_DIRECT_REDIS_CALLS = 5
+
+
+def test_stores_own_redis() -> None:
+    calls = layering.redis_calls()
+    assert len(calls) <= MAX_DIRECT_REDIS_CALLS, (
+        "direct Redis calls in api/ and worker/ (move them into a store in shared/):\n"
+        + "\n".join(map(str, calls)))
 
 
 def test_no_import_cycles() -> None:
