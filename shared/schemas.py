@@ -13,19 +13,10 @@ from collections.abc import Callable
 import redis
 
 from shared.keys import Keys
+from shared.scripts import scripts_for
 
 #: Concurrent writers of one schema retry their optimistic update this many times.
 UPDATE_ATTEMPTS = 5
-
-# KEYS: the org's schema index, the schema; ARGV: quota, id, JSON, created ms.
-# 0 when the organization holds its quota already, else 1. One script, so concurrent creates
-# cannot pass the quota together.
-_CREATE = """
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
-redis.call('SET', KEYS[2], ARGV[3])
-redis.call('ZADD', KEYS[1], ARGV[4], ARGV[2])
-return 1
-"""
 
 
 class SchemaBusy(Exception):
@@ -46,9 +37,9 @@ class SchemaStore:
 
     def create(self, org: str, schema_id: str, doc: str, created_ms: int, quota: int) -> bool:
         """Stores a new schema unless the organization already holds ``quota`` of them."""
-        stored = self.r.eval(_CREATE, 2, self.keys.org_schemas(org),
-                             self.keys.schema(org, schema_id), quota, schema_id, doc,
-                             created_ms)
+        stored = scripts_for(self.r).schema_create(
+            keys=[self.keys.org_schemas(org), self.keys.schema(org, schema_id)],
+            args=[quota, schema_id, doc, created_ms])
         return bool(stored)
 
     def all(self, org: str) -> list[str]:

@@ -26,6 +26,8 @@ _NAMES = (
     "retry_job",
     "status_read",
     "find_messages",
+    "idempotency_claim",
+    "schema_create",
     "webhook_attempt",
     "webhook_claim",
     "webhook_create",
@@ -53,6 +55,10 @@ class Scripts:
     status_read: Script
     #: the broker messages of given jobs in the queues and in unacked (``worker/fleet.py``)
     find_messages: Script
+    #: an Idempotency-Key claim: ``SET NX GET`` for Redis 6.2 (``shared/idempotency.py``)
+    idempotency_claim: Script
+    #: a stored schema, counted against the per-org quota in the same step (``shared/schemas.py``)
+    schema_create: Script
     #: a delivery attempt, recorded once (``worker/webhooks.py``)
     webhook_attempt: Script
     #: claims due members of a sorted set for one lease (deliveries, expiry deadlines)
