@@ -518,7 +518,13 @@ def schema_paths() -> Json:
                             "(default 100) schemas."),
             "get": operation(
                 "listSchemas", "The organization's stored schemas", "schemas",
-                {200: ok("Oldest first; the quota bounds the list.", "SchemaList")}),
+                {200: ok("One page, oldest first.", "SchemaList")},
+                errors=(400,), params=[
+                    query_param("limit", {"type": "integer", "minimum": 1, "maximum": 100,
+                                          "default": 20}, "Page size."),
+                    query_param("cursor", TEXT, "`next_cursor` of the previous page, "
+                                "unchanged."),
+                ]),
         },
         "/v1/schemas/{schema_id}": {
             "get": operation(

@@ -66,7 +66,14 @@ def schemas() -> None:
 @pass_state
 def list_(state: CliState, as_json: bool) -> int:
     """This organization's schemas, oldest first."""
-    page = _call(state.client(), "GET", _path())
+    client = state.client()
+    page = _call(client, "GET", _path() + "?limit=100")
+    data = list(page.get("data") or [])
+    while page.get("has_more") and page.get("next_cursor"):  # every page, as one list
+        cursor = urllib.parse.quote(str(page["next_cursor"]), safe="")
+        page = _call(client, "GET", _path() + f"?limit=100&cursor={cursor}")
+        data.extend(page.get("data") or [])
+    page = {**page, "data": data, "has_more": False, "next_cursor": None}
     if as_json:
         click.echo(json.dumps(page, indent=2, ensure_ascii=False))
     else:

@@ -158,10 +158,13 @@ class SchemaOut(BaseModel):
 
 
 class SchemaList(BaseModel):
-    """``GET /v1/schemas``: the organization's schemas, oldest first (at most the quota)."""
+    """``GET /v1/schemas``: one page of the organization's schemas, oldest first, with an
+    opaque cursor like ``GET /v1/jobs``."""
 
     object: Literal["list"] = "list"
     data: list[SchemaOut]
+    has_more: bool = False
+    next_cursor: str | None = None
 
 
 class SchemaDeleted(BaseModel):

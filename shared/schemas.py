@@ -9,6 +9,7 @@ stored under.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, cast
 
 import redis
 
@@ -42,11 +43,19 @@ class SchemaStore:
             args=[quota, schema_id, doc, created_ms])
         return bool(stored)
 
-    def all(self, org: str) -> list[str]:
-        """Every stored schema's JSON, oldest first (the quota bounds the list)."""
-        ids = [str(i) for i in self.r.zrange(self.keys.org_schemas(org), 0, -1)]
-        raws = self.r.mget([self.keys.schema(org, i) for i in ids]) if ids else []
-        return [str(raw) for raw in raws if raw]
+    def page(self, org: str, after: tuple[int, str] | None, limit: int) \
+            -> tuple[list[str], tuple[int, str] | None]:
+        """Up to ``limit`` schemas strictly after the ``(created ms, id)`` position, oldest
+        first: their JSON, and the position of the page's last entry when more follow (else
+        None). The index holds at most the quota, so it is read whole; the schemas themselves
+        only for the page."""
+        entries = cast(list[tuple[Any, float]],
+                       self.r.zrange(self.keys.org_schemas(org), 0, -1, withscores=True))
+        index = [(int(score), str(i)) for i, score in entries]
+        rest = [e for e in index if after is None or e > after]
+        page = rest[:limit]
+        raws = self.r.mget([self.keys.schema(org, i) for _, i in page]) if page else []
+        return [str(raw) for raw in raws if raw], page[-1] if len(rest) > limit else None
 
     def replace(self, org: str, schema_id: str, change: Callable[[str], str],
                 attempts: int = UPDATE_ATTEMPTS) -> str | None:

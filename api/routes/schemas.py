@@ -14,18 +14,21 @@ concurrent creates cannot pass the quota together.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import secrets
 from typing import Any
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 
 from api.auth import current_principal
 from api.http import json_body, json_response
+from api.listing import parse_limit
 from api.services import Services, services
 from api.submit import check_schema
 from shared.clock import iso_ms, now_ms
-from shared.errors import Conflict, NotFound, Unprocessable
+from shared.errors import Conflict, NotFound, Unprocessable, ValidationFailed
 from shared.models import STORED, SchemaDeleted, SchemaIn, SchemaList, SchemaOut
 from shared.schemas import SchemaBusy
 
@@ -70,12 +73,36 @@ def create_schema() -> Response:
     return json_response(_payload(out), 201, {"Location": f"/v1/schemas/{out.id}"})
 
 
+def _encode_cursor(position: tuple[int, str]) -> str:
+    return base64.urlsafe_b64encode(f"s:{position[0]}:{position[1]}".encode()).decode() \
+        .rstrip("=")
+
+
+def _decode_cursor(value: str) -> tuple[int, str]:
+    """The position a ``next_cursor`` names, or 400 when this API did not make it."""
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        mode, score, schema_id = raw.split(":")
+        position = (int(score), schema_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as e:
+        raise ValidationFailed("cursor is not valid; pass next_cursor unchanged") from e
+    if mode != "s" or not _SCHEMA_ID.fullmatch(schema_id):
+        raise ValidationFailed("cursor is not valid; pass next_cursor unchanged")
+    return position
+
+
 @bp.get("/v1/schemas")
 def list_schemas() -> Response:
-    """Every schema of the organization, oldest first (the quota bounds the list)."""
+    """One page of the organization's schemas, oldest first (``limit``, ``cursor``: the same
+    rules as ``GET /v1/jobs``)."""
     svc, org = services(), current_principal().org
-    data = [stored_schema(raw) for raw in svc.schemas.all(org)]
-    listed = SchemaList(data=data).model_dump(mode="json")
+    limit = parse_limit(request.args.get("limit"))
+    raw_cursor = request.args.get("cursor")
+    after = _decode_cursor(raw_cursor) if raw_cursor else None
+    raws, last = svc.schemas.page(org, after, limit)
+    data = [stored_schema(raw) for raw in raws]
+    listed = SchemaList(data=data, has_more=last is not None,
+                        next_cursor=_encode_cursor(last) if last else None).model_dump(mode="json")
     listed["data"] = [_payload(s) for s in data]
     return json_response(listed)
 

@@ -180,6 +180,34 @@ def test_stored_schemas_list_update_delete_and_old_jobs_keep_theirs(stack: Stack
     assert [f["name"] for f in again["schema"]["fields"]] == ["invoice_number", "total"]
 
 
+def test_schema_list_pages_with_a_cursor_and_refuses_bad_ones(stack: Stack) -> None:
+    """``GET /v1/schemas`` is a cursor list like ``GET /v1/jobs``: pages in creation order,
+    each schema once, ``next_cursor`` null on the last page; bad limits and cursors are 400."""
+    _, c = stack.new_org()
+    made = [c.post("/v1/schemas", json={"name": f"s{i}", "fields": FIELDS_V2}).json()["id"]
+            for i in range(QUOTA)]
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = c.get("/v1/schemas", params={"limit": 2, **({"cursor": cursor} if cursor else {})})
+        assert page.status_code == 200, page.text
+        body = page.json()
+        assert body["object"] == "list" and len(body["data"]) <= 2
+        seen += [s["id"] for s in body["data"]]
+        pages += 1
+        assert body["has_more"] is (body["next_cursor"] is not None)
+        if not body["has_more"]:
+            break
+        cursor = body["next_cursor"]
+    assert seen == made and pages == -(-QUOTA // 2)
+    whole = c.get("/v1/schemas").json()
+    assert [s["id"] for s in whole["data"]] == made and whole["next_cursor"] is None
+    for bad in ("0", "101", "x"):
+        assert "limit" in error_of(c.get("/v1/schemas", params={"limit": bad}), 400)
+    job_cursor = "Yzo1OjAxMjM0NTY3LTg5YWItY2RlZi0wMTIzLTQ1Njc4OWFiY2RlZg"  # a /v1/jobs cursor
+    for bad in ("!!", "czox", job_cursor):
+        assert "cursor" in error_of(c.get("/v1/schemas", params={"cursor": bad}), 400)
+
+
 def test_another_organizations_schema_is_404_everywhere(stack: Stack) -> None:
     _, owner = stack.new_org()
     _, other = stack.new_org()
