@@ -1,7 +1,7 @@
 """Worker throughput by number of worker processes, against bare Celery in the same run.
 
     python bench/scaling.py [--docs 2000] [--procs 1,2,4] [--json bench/results/scaling.json]
-    python bench/scaling.py --pdf [--pdf-docs 200] [--pdf-procs 1,2] [--root ../main]
+    python bench/scaling.py --pdf [--pdf-docs 200] [--pdf-procs 1,2] [--reps 3] [--root ../main]
 
 
 Starts a private redis-server, then for each count P: P Celery worker instances (one process
@@ -75,28 +75,26 @@ def pdf_main(args: argparse.Namespace) -> int:
     print(f"writing {args.pdf_docs} ten-page PDFs", flush=True)
     pf.pdfs(args.pdf_docs)
     procs = [int(x) for x in args.pdf_procs.split(",")]
-    floors = {p: round(pf.bare_floor(args.pdf_docs, p), 2) for p in procs}
-    print(f"bare multiprocessing floor, docs/s: {floors}", flush=True)
     with private_redis() as srv:
         for label, root in roots:
             first: dict[str, Any] | None = None
             for p in procs:
-                row = {"code": label, **pf.pdf_job(srv.url, p, args.pdf_docs, root, label)}
-                row["floor_docs_per_s"] = floors[p]
-                row["vs_floor"] = round(row["docs_per_s"] / floors[p], 2)
+                row = {"code": label, **pf.pdf_job(srv.url, p, args.pdf_docs, root, label,
+                                                   reps=args.reps)}
                 first = first or row
                 row["speedup"] = round(row["docs_per_s"] / first["docs_per_s"], 2)
                 rows.append(row)
                 print(row, flush=True)
         loss = pf.node_loss(srv.url, args.pdf_docs, pf.ROOT, "this")
         print(f"node loss: {loss}", flush=True)
-    cols = ["code", "procs", "docs_per_s", "speedup", "first_row_s", "floor_docs_per_s",
-            "vs_floor", "redis_peak_mb", "seconds"]
+    cols = ["code", "procs", "docs_per_s", "docs_per_s_range", "speedup", "first_row_s",
+            "floor_docs_per_s", "vs_floor", "vs_floor_each", "redis_peak_mb", "seconds"]
     print("\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
     for row in rows:
         print("| " + " | ".join(str(row.get(c, "")) for c in cols) + " |")
-    out = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-           "pdf_rows": rows, "node_loss": loss, "floor_docs_per_s": floors}
+    out = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                       "loadavg_after": os.getloadavg()},
+           "pdf_rows": rows, "node_loss": loss}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(out, indent=2))
     print(f"\nwrote {args.json}")
@@ -111,6 +109,8 @@ def main() -> int:
     ap.add_argument("--pdf", action="store_true", help="the real-PDF rows instead")
     ap.add_argument("--pdf-docs", type=int, default=200)
     ap.add_argument("--pdf-procs", default="1,2", help="with --pdf: pool processes per row")
+    ap.add_argument("--reps", type=int, default=3,
+                    help="with --pdf: jobs per row, each paired with a floor run (medians)")
     ap.add_argument("--root", default=None,
                     help="with --pdf: also run the workers from this checkout (before/after)")
     args = ap.parse_args()
