@@ -517,6 +517,12 @@ def test_a_job_that_goes_quiet_says_what_it_waits_for_without_a_write(
     assert full_resp.status_code == 200 and full_resp.headers["ETag"] == again.headers["ETag"]
     assert full_resp.json()["waiting_for"] == "rescue"
     assert full_resp.json()["estimated_seconds_remaining"] is None
+    with requests.Session() as page:  # the dashboard shows the field where the ETA would be
+        base = stack.api.url
+        assert page.post(base + "/dashboard/login", data={"api_key": stack.key},
+                         headers={"Origin": base}, allow_redirects=False).status_code == 303
+        html = page.get(f"{base}/dashboard/jobs/{job['id']}").text
+        assert 'id="eta">waiting for rescue</span>' in html
 
     stack.record(job["id"], 10)  # the next document: moving again
     ev = stream.next_event()
