@@ -13,7 +13,7 @@ from flask import Response
 
 from api.http import JSON_MIMETYPE
 from shared.job import F, effective_status
-from shared.jobview import status_payload
+from shared.jobview import status_payload, waiting_for
 from shared.settings import Settings
 from shared.status import TERMINAL, JobStatus
 
@@ -27,9 +27,12 @@ def poll_after(status: JobStatus, settings: Settings) -> str | None:
     return f"{seconds:g}"
 
 
-def make_etag(version: str | int, status: JobStatus) -> str:
-    """Version plus effective status: expiry changes the status without a new version."""
-    return f'"{version}-{status.value}"'
+def make_etag(version: str | int, status: JobStatus, waiting: str | None) -> str:
+    """Version plus what time alone changes without a new version: the effective status
+    (expiry) and ``waiting_for`` (a pause), so a job that goes quiet is no stale 304."""
+    if waiting is None:
+        return f'"{version}-{status.value}"'
+    return f'"{version}-{status.value}-{waiting}"'
 
 
 def etag_matches(header: str | None, etag: str) -> bool:
@@ -39,9 +42,10 @@ def etag_matches(header: str | None, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-def job_headers(version: str | int, status: JobStatus, settings: Settings) -> list[tuple[str, str]]:
+def job_headers(version: str | int, status: JobStatus, waiting: str | None,
+                settings: Settings) -> list[tuple[str, str]]:
     """ETag, Cache-Control and (while not terminal) X-Poll-After for one state of a job."""
-    headers = [("ETag", make_etag(version, status)), ("Cache-Control", "no-cache")]
+    headers = [("ETag", make_etag(version, status, waiting)), ("Cache-Control", "no-cache")]
     hint = poll_after(status, settings)
     if hint is not None:
         headers.append(("X-Poll-After", hint))
@@ -67,7 +71,7 @@ def status_answer(h: dict[str, str], if_none_match: str | None, settings: Settin
                   now: int) -> Answer:
     """``GET /v1/jobs/{id}/status`` for the job hash ``h``: 304 when the ETag still matches."""
     status = effective_status(h, now)
-    headers = job_headers(h.get(F.VERSION, "0"), status, settings)
+    headers = job_headers(h.get(F.VERSION, "0"), status, waiting_for(h, status, now), settings)
     if etag_matches(if_none_match, headers[0][1]):
         return Answer(304, headers, b"")
     return Answer(200, headers, orjson.dumps(status_payload(h, now)))

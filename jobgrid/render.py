@@ -57,6 +57,14 @@ def grid_stats_line(grid: JSON) -> str:
     return f"{total} cells: {filled} filled, {empty} empty ({rate:.1%} fill rate)"
 
 
+def phase_text(status: JSON) -> str:
+    """The phase, and what a job that stopped moving waits for: the server decides that
+    (``waiting_for``, ``rescue`` or ``workers``); the CLI only shows it."""
+    phase = str(status.get("current_phase") or "-")
+    waiting = status.get("waiting_for")
+    return f"{phase} (waiting for {waiting})" if waiting else phase
+
+
 class ProgressView:
     """Live view of a job: a bar (share of cells processed), documents, cells filled, phase.
 
@@ -91,7 +99,7 @@ class ProgressView:
         return self
 
     def update(self, status: JSON) -> None:
-        phase = str(status.get("current_phase") or "-")
+        phase = phase_text(status)
         state = str(status.get("status") or "?")
         docs = f"{status.get('completed_documents', 0)}/{status.get('document_count', 0)}"
         filled, total = _stats(status)
@@ -299,7 +307,7 @@ def job_table(job: JSON) -> Table:
     if job.get("name"):
         table.add_row("name", str(job["name"]))
     table.add_row("status", status_text(str(job.get("status"))))
-    table.add_row("phase", str(job.get("current_phase") or "-"))
+    table.add_row("phase", phase_text(job))
     table.add_row("progress", f"{job.get('progress', 0)}%")
     docs = f"{job.get('completed_documents', 0)}/{job.get('document_count', 0)} completed"
     if job.get("failed_documents"):

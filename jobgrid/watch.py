@@ -31,16 +31,6 @@ LONG_POLL_SECONDS = 30
 INTERRUPTIBLE_POLL_SECONDS = 2
 #: Stream reconnections after a cut before falling back to long polls.
 MAX_STREAM_RECONNECTS = 3
-#: A running job unchanged for this long is shown as waiting (for a rescue, after a lost
-#: worker node): the server withdraws its estimate after a comparable pause.
-STALL_SECONDS = 10.0
-
-
-def _waiting(status: JSON) -> JSON:
-    """The payload shown for a job that stopped moving: its phase says what it waits for."""
-    what = "waiting for rescue" if status.get("last_failure_code") == "worker_lost" \
-        else "waiting"
-    return {**status, "current_phase": f"{status.get('current_phase') or '-'} ({what})"}
 
 
 class WatchInterrupted(Exception):
@@ -52,13 +42,14 @@ def _clamp(seconds: float) -> float:
 
 
 class _Tracker:
-    """The last payload seen; calls ``on_update`` only for news (a higher version or a
-    different status: expiry changes the status alone)."""
+    """The last payload seen; calls ``on_update`` only for news: a higher version, or a
+    different status or ``waiting_for`` (time alone changes those: expiry, a pause). Whether a
+    job waits is the server's call (``waiting_for``); the stream and the long poll bring it
+    when it changes, so the watcher keeps no clock of its own."""
 
     def __init__(self, on_update: Callable[[JSON], None]) -> None:
         self.on_update = on_update
         self.last: JSON | None = None
-        self.changed_at = time.monotonic()
 
     @property
     def version(self) -> int | None:
@@ -72,18 +63,12 @@ class _Tracker:
         old = self.last
         new_version = payload.get("version")
         if old is None or payload.get("status") != old.get("status") or (
-                isinstance(new_version, int) and new_version > (self.version or -1)):
+                isinstance(new_version, int) and new_version > (self.version or -1)) or (
+                new_version == old.get("version") and
+                payload.get("waiting_for") != old.get("waiting_for")):
             self.last = payload
-            self.changed_at = time.monotonic()
             self.on_update(payload)
         return self.terminal
-
-    def idle(self) -> None:
-        """Nothing new: once per pause of STALL_SECONDS, show the running job as waiting."""
-        if self.last is not None and self.last.get("status") == "in_progress" and \
-                self.changed_at and time.monotonic() - self.changed_at >= STALL_SECONDS:
-            self.changed_at = 0.0
-            self.on_update(_waiting(self.last))
 
     @property
     def terminal(self) -> bool:
@@ -136,7 +121,6 @@ def _follow_events(
                 except queue.Empty:
                     if should_stop and should_stop():
                         raise WatchInterrupted(job_id) from None
-                    tracker.idle()
                     continue
                 if isinstance(item, BaseException) or item is None:
                     break
@@ -191,8 +175,6 @@ def _poll(
         if resp.data is not None:
             etag = resp.etag
             tracker.see(resp.data)
-        else:
-            tracker.idle()
         if tracker.terminal:
             assert tracker.last is not None
             return tracker.last

@@ -1,7 +1,9 @@
 """Turns a job's Redis hash into the contract's payloads.
 
-Status, progress, expiry and the ETA are derived here on read, so the hot path costs one
-HGETALL and nothing is stored twice. Payloads are plain dicts shaped exactly like
+Status, progress, expiry, the ETA and ``waiting_for`` are derived here on read, so the hot
+path costs one HGETALL and nothing is stored twice. Whether a job is waiting is decided here
+only (``quiet_at``): the API's ETag, long polls and event streams, the dashboard and
+``jobgrid watch`` all take it from these payloads. Payloads are plain dicts shaped exactly like
 ``JobStatusOut`` / ``JobOut`` (a unit test holds them to the models) because building a
 pydantic model per poll costs more than the rest of the request.
 """
@@ -16,7 +18,7 @@ import orjson
 from shared.clock import iso_ms, unix_s
 from shared.job import F, _int, _opt_ms
 from shared.job import effective_status as effective_status  # re-exported for its readers
-from shared.status import TERMINAL, JobStatus
+from shared.status import TERMINAL, JobStatus, WaitingFor
 
 # Field names of the job hash (``shared.job.F``) bound as module globals: the status payload
 # is built on every poll, and a global costs one lookup where ``F.NAME`` costs two.
@@ -76,33 +78,77 @@ def progress(h: dict[str, str], status: JobStatus) -> int:
 
 
 #: With nothing recorded for this many times the average gap between documents (and at
-#: least STALE_MIN_MS), the estimate is withdrawn: the job waits for something (a lost
-#: worker node's rescue, a backlog), and an old rate would only repeat a stale figure.
+#: least STALE_MIN_MS), the job counts as stopped moving: it waits for something (a lost
+#: worker node's rescue, a backlog), so the estimate is withdrawn (an old rate would only
+#: repeat a stale figure) and ``waiting_for`` says what it waits for.
 STALE_GAPS = 4
 STALE_MIN_MS = 10_000
+#: The failure code the rescue of a lost worker node writes (``worker/fleet.py``).
+WORKER_LOST = "worker_lost"
+
+
+def quiet_at(h: dict[str, str], status: JobStatus) -> int | None:
+    """The last moment (Unix ms) the job still counts as moving if nothing is recorded before
+    then: from the next millisecond on it has stopped. None when that cannot happen before
+    the next write.
+
+    The one staleness rule, behind both the withdrawn ETA and ``waiting_for``, and the
+    deadline the long poll and the event stream wake at, since time alone changes what the
+    job shows then. Stopped means: more than ``max(STALE_MIN_MS, STALE_GAPS * elapsed /
+    done)`` since the last write, where ``elapsed`` runs from the start of the current
+    execution to now. Solved for now (in integers, so no rounding moves the boundary), that
+    is a fixed moment once ``done`` exceeds STALE_GAPS; with STALE_GAPS documents or fewer
+    the average gap grows as fast as the pause and the rule never fires (too little is known
+    to call a pause unusual). Terminal jobs and executions with nothing done yet have no
+    rate to compare against.
+    """
+    if status in TERMINAL:
+        return None
+    start = _int(h, _EXEC_STARTED_AT)
+    done = _int(h, _PROCESSED) - _int(h, _EXEC_PROCESSED_BASE)
+    if not start or done <= STALE_GAPS:
+        return None
+    last = max(_int(h, _UPDATED_AT), start)
+    # now - last > STALE_GAPS * (now - start) / done  <=>  now > (done*last - GAPS*start) /
+    # (done - GAPS); for an integer now, "> x" and "> floor(x)" are the same test
+    return max(last + STALE_MIN_MS,
+               (done * last - STALE_GAPS * start) // (done - STALE_GAPS))
+
+
+def is_quiet(h: dict[str, str], status: JobStatus, now: int) -> bool:
+    """True once the job has stopped moving (``quiet_at`` has passed)."""
+    at = quiet_at(h, status)
+    return at is not None and now > at
+
+
+def waiting_for(h: dict[str, str], status: JobStatus, now: int) -> str | None:
+    """``waiting_for`` of both payloads: null while the job moves (or is terminal); once it
+    has stopped moving, ``rescue`` when its last failure is a lost worker node (its documents
+    are being re-sent) and ``workers`` otherwise (a backlog ahead of it, or no worker
+    consuming). Decided here once so the dashboard and ``jobgrid watch`` only show it."""
+    if not is_quiet(h, status, now):
+        return None
+    if h.get(_LAST_FAILURE_CODE) == WORKER_LOST:
+        return WaitingFor.RESCUE.value
+    return WaitingFor.WORKERS.value
 
 
 def eta_seconds(h: dict[str, str], status: JobStatus, now: int) -> int | None:
     """Remaining documents over the observed rate since execution started; null while
-    nothing is known, and null again once the job has stopped moving for a while.
+    nothing is known, and null again once the job has stopped moving (``is_quiet``).
 
-    The rate is measured up to ``now``, so a pause already makes the figure grow; past
-    STALE_GAPS average gaps without a recorded document it becomes null (the dashboard and
-    ``jobgrid watch`` then say the job is waiting), rather than a number that is no longer
-    an estimate of anything.
+    The rate is measured up to ``now``, so a pause already makes the figure grow; once the
+    job has stopped moving it becomes null (and ``waiting_for`` says why), rather than a
+    number that is no longer an estimate of anything.
     """
     if status in TERMINAL:
         return None
     start = _int(h, _EXEC_STARTED_AT)
     done = _int(h, _PROCESSED) - _int(h, _EXEC_PROCESSED_BASE)
     remaining = _int(h, _DOCUMENT_COUNT) - _int(h, _PROCESSED)
-    if not start or done < 1 or now <= start:
+    if not start or done < 1 or now <= start or is_quiet(h, status, now):
         return None
-    elapsed = now - start
-    last = max(_int(h, _UPDATED_AT), start)
-    if now - last > max(STALE_MIN_MS, STALE_GAPS * elapsed / done):
-        return None
-    rate = done / (elapsed / 1000)
+    rate = done / ((now - start) / 1000)
     return max(0, math.ceil(remaining / rate)) if rate > 0 else None
 
 
@@ -123,7 +169,8 @@ def status_payload(h: dict[str, str], now: int) -> dict[str, Any]:
 
     ``warnings`` is a list here as in the full job (``[]`` when there are none), so a
     client reads it the same way from both; ``needs_review`` counts completed documents
-    whose required fields were left empty.
+    whose required fields were left empty; ``waiting_for`` is the full job's (null, or
+    what a job that stopped moving waits for), so a poller learns it without the full job.
     """
     st = effective_status(h, now)
     warnings = orjson.loads(h.get(_WARNINGS) or "[]")
@@ -144,6 +191,7 @@ def status_payload(h: dict[str, str], now: int) -> dict[str, Any]:
         "attempt_count": _int(h, _ATTEMPT_COUNT),
         "last_attempt_at": unix_s(_opt_ms(h, _LAST_ATTEMPT_AT)),
         "last_failure_code": h.get(_LAST_FAILURE_CODE) or None,
+        "waiting_for": waiting_for(h, st, now),
         "version": _int(h, _VERSION),
         "progress": progress(h, st),
         "current_phase": h.get(_CURRENT_PHASE) or None,
@@ -193,6 +241,7 @@ def job_payload(
         "endpoint": h[_ENDPOINT],
         "progress": progress(h, st),
         "estimated_seconds_remaining": eta_seconds(h, st, now),
+        "waiting_for": waiting_for(h, st, now),
         "schema": {"id": h.get(_SCHEMA_ID) or None, "name": h.get(_SCHEMA_NAME, "")},
         "document_count": _int(h, _DOCUMENT_COUNT),
         "completed_documents": _int(h, _COMPLETED_DOCUMENTS),

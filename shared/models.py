@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from shared.patterns import PatternRefused, compile_pattern
-from shared.status import FieldType, JobStatus, Phase, Priority, RowStatus
+from shared.status import FieldType, JobStatus, Phase, Priority, RowStatus, WaitingFor
 
 MAX_FIELDS = 200
 MAX_ALIASES = 32
@@ -294,6 +294,15 @@ class JobLinks(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
 
+#: ``waiting_for`` of both job payloads (the rule: ``shared.jobview.quiet_at``).
+WAITING_FOR_DOC = (
+    "Null while the job moves, and in terminal states. Once a running job has stopped moving "
+    "(nothing recorded for 4 times the average gap between its documents, and at least 10 s; "
+    "from its fifth document on): 'rescue' when its last failure is a lost worker node (its "
+    "documents are being re-sent), else 'workers' (a backlog ahead of it, or no worker "
+    "consuming). The estimate is withdrawn at the same moment.")
+
+
 class JobStatusOut(BaseModel):
     """``GET /v1/jobs/{id}/status``: flat, integer Unix timestamps."""
 
@@ -313,6 +322,7 @@ class JobStatusOut(BaseModel):
     attempt_count: int
     last_attempt_at: int | None
     last_failure_code: str | None
+    waiting_for: WaitingFor | None = Field(description=WAITING_FOR_DOC)
     version: int
     progress: int
     current_phase: Phase | None
@@ -333,6 +343,7 @@ class JobOut(BaseModel):
     endpoint: str
     progress: int
     estimated_seconds_remaining: int | None
+    waiting_for: WaitingFor | None = Field(description=WAITING_FOR_DOC)
     schema_: SchemaRef = Field(alias="schema")
     document_count: int
     completed_documents: int

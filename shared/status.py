@@ -31,6 +31,14 @@ class Phase(StrEnum):
     FINALIZE = "phase_3_finalize"
 
 
+class WaitingFor(StrEnum):
+    """What a running job that stopped moving waits for (``waiting_for`` in its payloads;
+    decided by ``shared.jobview.waiting_for``)."""
+
+    RESCUE = "rescue"  # its last failure is a lost worker node: its documents are re-sent
+    WORKERS = "workers"  # a backlog ahead of it, or no worker consuming its queue
+
+
 class RowStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"

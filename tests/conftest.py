@@ -46,6 +46,9 @@ Processes (mark such tests ``@pytest.mark.integration``)
                               Shared by many tests: don't kill or reconfigure it — start your
                               own with ``worker_process``/``start_api`` for that.
 
+API modules on one API process of their own: ``tests/integration/conftest.py`` (``stack``,
+``org_key``, ``api``, ``new_client``, ``other``; per-module settings in ``STACK_SETTINGS``).
+
 Every subprocess logs to a file under pytest's tmp dir; a failing test's report gets a
 "jobgrid process logs" section with what each log gained during that test.
 """

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -55,6 +54,7 @@ from shared.keys import Keys
 from shared.status import TERMINAL, JobStatus, Phase
 from shared.store import JobStore
 from worker.dispatch import Dispatcher
+from worker.loops import PeriodicThread
 
 log = logging.getLogger("jobgrid.worker.fleet")
 
@@ -291,8 +291,9 @@ class NodeKeeper:
         self.ttl_ms = int(s.node_timeout_seconds * 1000)
         self._streak_since: float | None = None
         self._failed_once = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        # beats at once on start: the node is live from its first second
+        self._loop = PeriodicThread("jobgrid-node-heartbeat", self.interval, self.run_once,
+                                      log, at_once=True, quiet=(redis.RedisError,))
 
     def beat(self) -> bool:
         """Publishes this node's held tags; False when they could not be read this time
@@ -332,24 +333,14 @@ class NodeKeeper:
         except redis.RedisError as e:
             log.warning("housekeeping pass failed: %s", e)
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # noqa: BLE001 - the heartbeat must outlive any one failure
-                log.exception("node heartbeat pass failed")
-            self._stop.wait(self.interval)
-
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="jobgrid-node-heartbeat",
-                                        daemon=True)
-        self._thread.start()
+        """The heartbeat thread (``worker.loops.PeriodicThread``: daemon, stop event, a
+        failing pass logged once per streak and never the end of the loop)."""
+        self._loop.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         """On warm shutdown: the node leaves at once (kombu restores what it held)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._loop.stop(timeout)
         try:
             self.fleet.leave(self.name)
         except redis.RedisError:

@@ -19,10 +19,10 @@ client: nothing is shared with the pool processes forked before it starts.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
+import redis
 from celery.signals import worker_ready, worker_shutdown
 
 from shared.clock import now_ms
@@ -35,6 +35,7 @@ from shared.webhooks import JOB_EXPIRED, WebhookStore, emit_job_event
 from worker import runtime
 from worker.celery_app import app
 from worker.dispatch import CeleryDispatcher
+from worker.loops import PeriodicThread
 from worker.watchdog import rescue_stalled
 from worker.webhook_tasks import send_deliveries
 
@@ -97,7 +98,10 @@ class HousekeepingLoop:
     """A daemon thread that sweeps every ``webhook_sweep_interval_seconds``.
 
     One runs in each worker process (started on ``worker_ready``); several at once are safe
-    because claims are atomic. Redis trouble is logged and the loop carries on.
+    because claims are atomic. The thread, its stop and its error logging are
+    ``worker.loops.PeriodicThread``'s: trouble is logged once per streak (a Redis outage
+    without a traceback) and the loop carries on; the first pass comes one interval after
+    the start, when the worker is consuming.
     """
 
     def __init__(
@@ -110,9 +114,8 @@ class HousekeepingLoop:
         self.watchdog = watchdog
         self.watchdog_every_ms = int(max(1.0, store.settings.stall_seconds / 4) * 1000)
         self._watchdog_due = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._failing = False
+        self._loop = PeriodicThread("jobgrid-housekeeping", self.interval,
+                                      self.run_once, log, quiet=(redis.RedisError,))
 
     def run_once(self, now: int | None = None) -> tuple[int, int]:
         """(deliveries sent, expiries emitted) for one pass."""
@@ -122,29 +125,11 @@ class HousekeepingLoop:
             self.watchdog(now)
         return sweep_deliveries(self.store, self.send, now), sweep_expiries(self.store, now)
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.run_once()
-            except Exception as e:  # noqa: BLE001 - the loop must survive any outage
-                if not self._failing:
-                    log.warning("housekeeping: %s: %s (will keep trying)",
-                                e.__class__.__name__, e)
-                self._failing = True
-            else:
-                if self._failing:
-                    log.info("housekeeping: recovered")
-                self._failing = False
-
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="jobgrid-housekeeping",
-                                        daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._loop.stop(timeout)
 
 
 # ---------------------------------------------------------------------- Celery wiring

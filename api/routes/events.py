@@ -3,7 +3,9 @@ polling for them.
 
 The stream sends one ``status`` event (``id:`` = the job's version, ``data:`` = the status
 payload) on connect and one on every change, a comment line every ``sse_heartbeat_seconds``
-(so proxies and the server notice a dead client), and ends after the terminal event.
+(so proxies and the server notice a dead client), and ends after the terminal event. Time
+alone is a change too: expiry (the status turns ``expired``) and a pause (``waiting_for``
+turns on, ``shared.jobview.quiet_at``) each send an event with the same version as id.
 
 * Resume: ``Last-Event-ID`` (EventSource sends it when it reconnects) equal to the current
   version means the client is up to date, so that event is not sent again; for a terminal job
@@ -40,12 +42,12 @@ from api.auth import current_principal
 from api.http import is_job_id, query_flag
 from api.lookup import not_found
 from api.pubsub import Push, Watch, push_for
-from api.routes.status import read_hashes, seconds_to_expiry
+from api.routes.status import read_hashes, seconds_to_time_change
 from api.services import services
 from shared.clock import now_ms
 from shared.errors import ValidationFailed
 from shared.job import F, effective_status
-from shared.jobview import status_payload
+from shared.jobview import status_payload, waiting_for
 from shared.status import TERMINAL, JobStatus
 from shared.store import JobStore
 
@@ -122,14 +124,15 @@ class EventStream:
         self.stack.close()
 
     def _events(self) -> Iterator[bytes]:
-        """One event per new (version, effective status): expiry changes the status alone."""
+        """One event per new (version, effective status, waiting_for): expiry changes the
+        status alone, a pause changes ``waiting_for`` alone (same version, so same id)."""
         h = self.h
-        sent: tuple[int, JobStatus | None] = (-1 if self.last_id is None else self.last_id,
-                                              None)
+        sent: tuple[int, JobStatus | None, str | None] = (
+            -1 if self.last_id is None else self.last_id, None, None)
         while True:
             now = now_ms()
             status = effective_status(h, now)
-            state = (int(h.get(F.VERSION) or 0), status)
+            state = (int(h.get(F.VERSION) or 0), status, waiting_for(h, status, now))
             if sent[1] is None and state[0] == sent[0]:
                 sent = state  # resumed at the current version: the client has it
             elif state != sent:
@@ -139,17 +142,18 @@ class EventStream:
                 sent = state
             if status in TERMINAL:
                 return
-            yield from self._wait(seconds_to_expiry(h, now))
+            yield from self._wait(seconds_to_time_change(h, now))
             h = self.push.reads.read(self.watch.job_id, self.watch.woken_at)
             if not h:
                 return  # purged: nothing more will happen
 
-    def _wait(self, until_expiry: float) -> Iterator[bytes]:
-        """Heartbeats until a wake-up (or until expiry turns the job ``expired``)."""
-        expiry_at = time.monotonic() + until_expiry
+    def _wait(self, until_change: float) -> Iterator[bytes]:
+        """Heartbeats until a wake-up, or until time alone changes what the job shows
+        (expiry, a pause: ``seconds_to_time_change``)."""
+        change_at = time.monotonic() + until_change
         while True:
-            timeout = min(self.heartbeat, expiry_at - time.monotonic())
-            if self.watch.wait(timeout) or time.monotonic() >= expiry_at:
+            timeout = min(self.heartbeat, change_at - time.monotonic())
+            if self.watch.wait(timeout) or time.monotonic() >= change_at:
                 return
             yield HEARTBEAT
 

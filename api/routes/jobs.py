@@ -50,11 +50,13 @@ def list_jobs() -> Response:
 
 @bp.get("/v1/jobs/<job_id>")
 def get_job(job_id: str) -> Response:
-    """The full job, with the status view's ETag (``"<version>-<effective status>"``) and
-    poll hint, so a dashboard can poll it conditionally too (304 with no body)."""
+    """The full job, with the status view's ETag (``"<version>-<effective status>"``, plus
+    ``-<waiting_for>`` while set) and poll hint, so a dashboard can poll it conditionally
+    too (304 with no body)."""
     svc = services()
     job = full_job(svc, parse_job_id(job_id), current_principal().org)
-    headers = job_headers(job["version"], JobStatus(job["status"]), svc.settings)
+    headers = job_headers(job["version"], JobStatus(job["status"]), job["waiting_for"],
+                          svc.settings)
     if etag_matches(request.headers.get("If-None-Match"), headers[0][1]):
         return Response(status=304, headers=headers)
     return json_response(job, 200, dict(headers))

@@ -14,9 +14,10 @@ Everything else (first request of a key, ``?access_token=``, long polls, errors)
 Long poll (``?wait=<s>&version=<n>``): the request registers with the process's ChangeFeed
 *before* its counted read, then sleeps until a worker publishes a change of the job (no busy
 loop), re-reading through :class:`api.pubsub.SharedReads`. It answers as soon as the version
-exceeds ``n`` (default: the version it first read) or the job is terminal, else with the
-unchanged job when the wait ends. Under the production server (granian) a waiting request holds
-one thread of a pool sized for ``max_held_requests`` of them plus the poll threads
+exceeds ``n`` (default: the version it first read), the job is terminal, or time alone changed
+its ``waiting_for`` (the wait also ends at the moment ``shared.jobview.quiet_at`` names), else
+with the unchanged job when the wait ends. Under the production server (granian) a waiting
+request holds one thread of a pool sized for ``max_held_requests`` of them plus the poll threads
 (``api.server``), so it never takes a thread that ordinary polls need.
 """
 
@@ -40,7 +41,7 @@ from api.services import services
 from shared.clock import now_ms
 from shared.errors import ValidationFailed
 from shared.job import F, effective_status
-from shared.jobview import status_payload
+from shared.jobview import quiet_at, status_payload, waiting_for
 from shared.scripts import Scripts
 from shared.status import TERMINAL
 
@@ -129,23 +130,36 @@ def long_poll(principal: Principal, job_id: str, poll: LongPoll) -> Response:
     return status_answer(h, request.headers.get("If-None-Match"), settings, now_ms()).response()
 
 
-def seconds_to_expiry(h: dict[str, str], now: int) -> float:
-    """How long until expiry turns the job ``expired`` without any write (inf if never)."""
+def seconds_to_time_change(h: dict[str, str], now: int) -> float:
+    """How long until time alone changes what the job shows (inf if nothing will): expiry
+    turns it ``expired``, a pause turns ``waiting_for`` on (``shared.jobview.quiet_at``).
+    Long polls and event streams wake then, as a write would wake them."""
+    until: list[float] = []
     exp = int(h.get(F.EXPIRES_AT) or 0)
-    return max(0.0, (exp - now) / 1000 + 0.001) if exp else math.inf
+    if exp:
+        until.append((exp - now) / 1000 + 0.001)
+    quiet = quiet_at(h, effective_status(h, now))
+    if quiet is not None and now <= quiet:
+        until.append((quiet + 1 - now) / 1000)  # quiet from the next millisecond on
+    return max(0.0, min(until, default=math.inf))
 
 
 def wait_for_change(push: Push, watch: Watch, h: dict[str, str], target: int,
                     deadline: float) -> dict[str, str]:
-    """The job once its version exceeds ``target`` or it is terminal, else at ``deadline``."""
+    """The job once its version exceeds ``target``, it is terminal or its ``waiting_for``
+    differs from the one it started with, else at ``deadline``."""
+    now = now_ms()
+    shown = waiting_for(h, effective_status(h, now), now)
     while True:
         now = now_ms()
-        if int(h.get(F.VERSION) or 0) > target or effective_status(h, now) in TERMINAL:
+        status = effective_status(h, now)
+        if int(h.get(F.VERSION) or 0) > target or status in TERMINAL or \
+                waiting_for(h, status, now) != shown:
             return h
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return h
-        if watch.wait(min(remaining, seconds_to_expiry(h, now))):
+        if watch.wait(min(remaining, seconds_to_time_change(h, now))):
             h = push.reads.read(watch.job_id, watch.woken_at)
             if not h:
                 return h

@@ -41,13 +41,11 @@
     byId("live-dot").className = "dot" + (on ? " on" : "");
   }
 
-  /* A running job whose estimate was withdrawn has stopped moving (the API drops it after
-   * a long pause); after a lost worker node it waits for the rescue of its documents. */
+  /* A job that stopped moving has no estimate; the API says what it waits for
+   * (waiting_for: "rescue" after a lost worker node, "workers" otherwise) and sends a status
+   * event when that changes, so the page keeps no threshold of its own. */
   function etaText(job) {
-    if (job.status === "in_progress" && job.estimated_seconds_remaining === null &&
-        job.completed_documents + job.failed_documents > 0) {
-      return job.last_failure_code === "worker_lost" ? "waiting for rescue" : "waiting";
-    }
+    if (job.waiting_for) { return "waiting for " + job.waiting_for; }
     return duration(job.estimated_seconds_remaining);
   }
 
@@ -118,6 +116,7 @@
     setText("attempts", s.attempt_count);
     setText("version", s.version);
     setError(s.error);
+    if (s.waiting_for) { setText("eta", etaText(s)); }  /* the estimate follows with details */
     if (terminal.has(s.status)) { finish(); } else { scheduleDetails(); }
   }
 

@@ -63,6 +63,7 @@ def test_whole_node_killed_mid_job_completes_within_30s(
     assert_invoice_values(rows)
     assert final["attempt_count"] > 1, final
     assert final["last_failure_code"] == "worker_lost", final
+    assert final["waiting_for"] is None and job["waiting_for"] is None  # done: nothing waits
     assert job["warnings"] == []
 
 

@@ -17,7 +17,6 @@ import pytest
 import redis
 import requests
 from support.apistack import ApiStack as Stack
-from support.apistack import api_stack
 from support.env import SettingsEnv
 from support.payloads import job_body
 from support.servers import ApiClient, ApiServer
@@ -28,36 +27,8 @@ from shared.clock import now_ms
 pytestmark = pytest.mark.integration
 
 LIMITS = {"max_request_bytes": 16_384, "max_document_bytes": 256, "max_documents": 3}
+STACK_SETTINGS = LIMITS  # the stack, org_key, api and other fixtures: conftest.py
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
-
-
-
-@pytest.fixture(scope="module")
-def stack(make_settings: Callable[..., SettingsEnv],
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    env = make_settings(isolated=True, **LIMITS)
-    with api_stack(env, tmp_path_factory.mktemp("api-errors")) as running:
-        yield running
-
-
-@pytest.fixture
-def org_key(stack: Stack, make_api_key: Callable[..., tuple[str, str]]) -> tuple[str, str]:
-    return make_api_key(settings=stack.env)
-
-
-@pytest.fixture
-def api(stack: Stack, org_key: tuple[str, str]) -> Iterator[ApiClient]:
-    c = ApiClient(stack.server.url, org_key[0])
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def other(stack: Stack, make_api_key: Callable[..., tuple[str, str]]) -> Iterator[ApiClient]:
-    """A client of another organization."""
-    c = ApiClient(stack.server.url, make_api_key(settings=stack.env)[0])
-    yield c
-    c.close()
 
 
 def assert_error(resp: requests.Response, status: int, code: str) -> dict[str, Any]:

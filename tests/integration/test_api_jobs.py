@@ -10,14 +10,13 @@ from __future__ import annotations
 import base64
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import orjson
 import pytest
 import redis
 from support.apistack import ApiStack as Stack
-from support.apistack import api_stack
 from support.env import SettingsEnv
 from support.payloads import job_body
 from support.servers import ApiClient, ApiServer
@@ -29,35 +28,7 @@ from shared.models import JobCreate, JobOut, SchemaOut
 from shared.status import JobStatus, Phase
 from shared.store import JobStore
 
-pytestmark = pytest.mark.integration
-
-
-
-@pytest.fixture(scope="module")
-def stack(make_settings: Callable[..., SettingsEnv],
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    env = make_settings(isolated=True)
-    with api_stack(env, tmp_path_factory.mktemp("api-jobs")) as running:
-        yield running
-
-
-@pytest.fixture
-def new_client(stack: Stack, make_api_key: Callable[..., tuple[str, str]]
-               ) -> Iterator[Callable[[], ApiClient]]:
-    clients: list[ApiClient] = []
-
-    def factory() -> ApiClient:
-        clients.append(ApiClient(stack.server.url, make_api_key(settings=stack.env)[0]))
-        return clients[-1]
-
-    yield factory
-    for c in clients:
-        c.close()
-
-
-@pytest.fixture
-def api(new_client: Callable[[], ApiClient]) -> ApiClient:
-    return new_client()
+pytestmark = pytest.mark.integration  # the stack, api, new_client fixtures: conftest.py
 
 
 def job_fields() -> set[str]:

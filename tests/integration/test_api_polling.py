@@ -10,14 +10,13 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 import pytest
 import redis
 from support.apistack import ApiStack as Stack
-from support.apistack import api_stack
 from support.env import SettingsEnv
 from support.payloads import job_body
 from support.servers import ApiClient
@@ -30,24 +29,9 @@ from shared.status import JobStatus, Phase
 pytestmark = pytest.mark.integration
 
 POLL_RUNNING, POLL_WAITING = 0.5, 1.5
+# the stack and api fixtures: conftest.py
+STACK_SETTINGS = {"poll_after_seconds": POLL_RUNNING, "poll_after_queued_seconds": POLL_WAITING}
 FIELDS = ["invoice_number", "total", "issue_date"]
-
-
-
-@pytest.fixture(scope="module")
-def stack(make_settings: Callable[..., SettingsEnv],
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    env = make_settings(isolated=True, poll_after_seconds=POLL_RUNNING,
-                        poll_after_queued_seconds=POLL_WAITING)
-    with api_stack(env, tmp_path_factory.mktemp("api-polling")) as running:
-        yield running
-
-
-@pytest.fixture
-def api(stack: Stack, make_api_key: Callable[..., tuple[str, str]]) -> Iterator[ApiClient]:
-    c = ApiClient(stack.server.url, make_api_key(settings=stack.env)[0])
-    yield c
-    c.close()
 
 
 def start_running(stack: Stack, job: dict[str, Any]) -> None:

@@ -347,8 +347,9 @@ class SseApi:
         self.thread.join(5)
 
 
-def _event(status: str, version: int) -> bytes:
-    payload = {"id": "j1", "status": status, "version": version, "progress": 0}
+def _event(status: str, version: int, waiting_for: str | None = None) -> bytes:
+    payload = {"id": "j1", "status": status, "version": version, "progress": 0,
+               "waiting_for": waiting_for}
     return b"id: %d\nevent: status\ndata: %s\n\n" % (version, json.dumps(payload).encode())
 
 
@@ -378,6 +379,20 @@ def test_watch_resumes_a_cut_stream_with_last_event_id(sse_api: SseApi) -> None:
     final = watch_job(Client(sse_api.url, "k"), "j1", lambda s: seen.append(s["version"]))
     assert final["version"] == 5 and seen == [4, 5]
     assert sse_api.requests[1][1].get("Last-Event-ID") == "4"
+
+
+def test_watch_shows_the_servers_waiting_for_as_news_of_the_same_version(
+        sse_api: SseApi) -> None:
+    """A pause changes ``waiting_for`` and nothing else (the server sends it with the same
+    version); the watcher reports it once, and keeps no stall clock of its own."""
+    sse_api.streams.append((200, _event("in_progress", 4) + _event("in_progress", 4, "rescue")
+                            + _event("in_progress", 4, "rescue") + _event("in_progress", 5)
+                            + _event("completed", 6)))
+    seen: list[tuple[int, str | None]] = []
+    final = watch_job(Client(sse_api.url, "k"), "j1",
+                      lambda s: seen.append((s["version"], s["waiting_for"])))
+    assert final["status"] == "completed"
+    assert seen == [(4, None), (4, "rescue"), (5, None), (6, None)]
 
 
 def test_watch_falls_back_to_long_poll(sse_api: SseApi) -> None:

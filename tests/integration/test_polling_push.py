@@ -30,7 +30,9 @@ from support.servers import ApiClient, ApiServer
 from api.app import create_app
 from api.server import server_argv
 from jobgrid.procs import free_port, http_ok, tail
+from shared import store as store_module
 from shared.clock import now_ms
+from shared.jobview import STALE_MIN_MS
 from shared.status import JobStatus, Phase
 from shared.store import JobStore
 
@@ -463,6 +465,69 @@ def test_eta_is_an_estimate_while_running_and_null_when_terminal(stack: Stack,
     assert isinstance(eta, int) and 3 <= eta <= 60  # 1 doc in ~2 s, 3 to go: about 6 s
     stack.complete(job["id"])
     assert api.get(path).json()["estimated_seconds_remaining"] is None
+
+
+def test_a_job_that_goes_quiet_says_what_it_waits_for_without_a_write(
+        stack: Stack, api: ApiClient, sse: Callable[..., SseClient],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``waiting_for`` turns on by time alone (no write, same version): the event stream and
+    a long poll answer at that moment, a conditional poll with the old ETag gets 200 and a
+    new ETag (not a stale 304), and the full job withdraws its estimate at the same time."""
+    job = new_job(api, 12)
+    status_path, full_path = f"/v1/jobs/{job['id']}/status", f"/v1/jobs/{job['id']}"
+    quiet = now_ms() + 3000  # the job stops moving 3 s from now
+    last = quiet - STALE_MIN_MS
+    # the workers' writes as if made at ``last`` (the job's past, without waiting it out):
+    # 10 documents in 10 s, then a lost worker node's documents re-sent
+    monkeypatch.setattr(store_module, "now_ms", lambda: last)
+    stack.start_running(job["id"], exec_started_at=last - 10_000)
+    for i in range(10):
+        stack.record(job["id"], i)
+    stack.store.transition(job["id"], stack.org, [JobStatus.IN_PROGRESS],
+                           extra={"last_failure_code": "worker_lost"})
+    monkeypatch.undo()
+
+    moving = api.get(status_path)
+    version = moving.json()["version"]
+    assert moving.json()["waiting_for"] is None and now_ms() < quiet, "setup took > 3 s"
+    assert moving.headers["ETag"] == f'"{version}-in_progress"'
+    full = api.get(full_path).json()
+    assert full["waiting_for"] is None and isinstance(full["estimated_seconds_remaining"], int)
+    stream = sse(job["id"])
+    first = stream.next_event()
+    assert first is not None and first.data["waiting_for"] is None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        t0 = time.monotonic()
+        long_poll = pool.submit(stack.client().get, status_path,
+                                params={"wait": 20, "version": version}, timeout=30)
+        ev = stream.next_event()  # sent when the rule fires, with the same version as id
+        assert ev is not None and ev.id == version and now_ms() > quiet
+        assert ev.data["waiting_for"] == "rescue" and ev.data["version"] == version
+        answer = long_poll.result(timeout=25)
+        assert time.monotonic() - t0 < 10  # woken at that moment, not at the 20 s end
+    assert answer.status_code == 200 and answer.json()["waiting_for"] == "rescue"
+    assert answer.json()["version"] == version
+
+    again = api.get(status_path, headers={"If-None-Match": moving.headers["ETag"]})
+    assert again.status_code == 200 and again.json()["waiting_for"] == "rescue"
+    assert again.headers["ETag"] == f'"{version}-in_progress-rescue"'
+    assert api.get(status_path, headers={"If-None-Match": again.headers["ETag"]}
+                   ).status_code == 304
+    full_resp = api.get(full_path, headers={"If-None-Match": moving.headers["ETag"]})
+    assert full_resp.status_code == 200 and full_resp.headers["ETag"] == again.headers["ETag"]
+    assert full_resp.json()["waiting_for"] == "rescue"
+    assert full_resp.json()["estimated_seconds_remaining"] is None
+    with requests.Session() as page:  # the dashboard shows the field where the ETA would be
+        base = stack.api.url
+        assert page.post(base + "/dashboard/login", data={"api_key": stack.key},
+                         headers={"Origin": base}, allow_redirects=False).status_code == 303
+        html = page.get(f"{base}/dashboard/jobs/{job['id']}").text
+        assert 'id="eta">waiting for rescue</span>' in html
+
+    stack.record(job["id"], 10)  # the next document: moving again
+    ev = stream.next_event()
+    assert ev is not None and ev.id == version + 1 and ev.data["waiting_for"] is None
+    assert api.get(status_path).headers["ETag"] == f'"{version + 1}-in_progress"'
 
 
 # ------------------------------------------------------------- one round trip

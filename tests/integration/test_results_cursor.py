@@ -20,8 +20,6 @@ import orjson
 import pytest
 import requests
 from support.apistack import ApiStack as Stack
-from support.apistack import api_stack
-from support.env import SettingsEnv
 from support.payloads import job_body
 from support.servers import ApiClient
 
@@ -32,25 +30,7 @@ from shared.status import JobStatus, Phase
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture(scope="module")
-def stack(make_settings: Callable[..., SettingsEnv],
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    env = make_settings(isolated=True, sse_heartbeat_seconds=0.3)
-    with api_stack(env, tmp_path_factory.mktemp("results-cursor")) as running:
-        yield running
-
-
-@pytest.fixture
-def org_key(stack: Stack, make_api_key: Callable[..., tuple[str, str]]) -> tuple[str, str]:
-    return make_api_key(settings=stack.env)
-
-
-@pytest.fixture
-def api(stack: Stack, org_key: tuple[str, str]) -> Iterator[ApiClient]:
-    c = ApiClient(stack.server.url, org_key[0])
-    yield c
-    c.close()
+STACK_SETTINGS = {"sse_heartbeat_seconds": 0.3}  # stack, org_key, api: conftest.py
 
 
 def start(stack: Stack, job: dict[str, Any]) -> None:

@@ -1,7 +1,9 @@
 """An API server on its own isolated prefix, with direct Redis access for arranging state.
 
-The API test modules each start one (module scope) so a worker of another test can never
-consume their jobs, and set job fields directly to reach states that are slow to produce.
+The API test modules each get one (module scope: the ``stack`` fixture of
+``tests/integration/conftest.py``, with ``org_key``, ``api``, ``new_client`` and ``other``)
+so a worker of another test can never consume their jobs, and set job fields directly to
+reach states that are slow to produce.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ What it measures, and why each one matters to someone reading or changing the co
 
 * **References to files outside the repository.** The contract and the Celery + Redis traps
   live in ``docs/contract.md`` and ``docs/pitfalls.md``; a comment that points anywhere else
-  sends a reader who cloned the repo to a file they do not have. ``docs/tools/
-  fix_references.py`` rewrites the old forms; this check finds any that remain or come back.
+  sends a reader who cloned the repo to a file they do not have. The old forms were all
+  rewritten once (the one-off rewriting tool is gone with its job: 0 left); this check
+  keeps any from coming back.
 * **Import cycles** among our packages (``shared``, ``worker``, ``api``, ``jobgrid``), found
   as strongly connected components of the module import graph. Imports made only for type
   checking (under ``if TYPE_CHECKING:``) are left out: they never run. An import deferred into
@@ -42,8 +43,6 @@ OUTSIDE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("style notes file", re.compile(r"\bSTYLE[.]md")),
     ("sibling shared folder", re.compile(r"[.][.]/shared\b")),
 )
-#: The rewriting tool has to name the old forms to replace them.
-OUTSIDE_ALLOWED = frozenset({"docs/tools/fix_references.py"})
 #: Never scanned: installs, caches and generated output.
 SKIP_DIRS = frozenset({".git", ".venv", "venv", "__pycache__", ".mypy_cache", ".ruff_cache",
                        ".pytest_cache", "build", "dist", "node_modules", "artifacts"})
@@ -108,8 +107,6 @@ def outside_references(root: Path = ROOT, files: Iterable[Path] | None = None) -
     hits: list[Hit] = []
     for path in files if files is not None else repo_files(root):
         rel = path.relative_to(root).as_posix()
-        if rel in OUTSIDE_ALLOWED:
-            continue
         text = _text(path)
         if text is None:
             continue
@@ -231,7 +228,7 @@ def main() -> int:
     for hit in refs:
         print(f"  {hit}")
     if refs:
-        print("  fix: python docs/tools/fix_references.py")
+        print("  fix: cite docs/contract.md or docs/pitfalls.md instead")
     print(f"import cycles (TYPE_CHECKING imports aside): {len(found)}")
     for component in found:
         print(f"  {' <-> '.join(component)}")

@@ -1,6 +1,6 @@
 """Node heartbeats, the rescue of lost nodes' messages, the lost-message audit, the cancel
-interrupt and the honest ETA, driven directly (fakeredis; the worker-process versions of
-these are in ``tests/faults/test_node_loss.py``)."""
+interrupt, and the honest ETA and ``waiting_for``, driven directly (fakeredis; the
+worker-process versions of these are in ``tests/faults/test_node_loss.py``)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ import fakeredis
 import orjson
 import pytest
 
-from jobgrid.watch import _waiting
+from jobgrid.render import phase_text
 from shared import queues as q
 from shared.broker_messages import extract_envelope, render
 from shared.clock import now_ms
-from shared.jobview import eta_seconds
-from shared.models import JobCreate
+from shared.jobview import eta_seconds, job_payload, quiet_at, status_payload, waiting_for
+from shared.models import JobCreate, JobOut, JobStatusOut
 from shared.settings import Settings
 from shared.status import JobStatus, Phase
 from shared.store import JobStore
@@ -219,11 +219,62 @@ def test_eta_grows_then_is_withdrawn_while_nothing_moves() -> None:
     assert eta_seconds(h, st, start + 10_000 + 10_001) is None  # stale: unknown, not 10
 
 
-def test_watch_shows_a_stalled_job_as_waiting_for_rescue() -> None:
-    lost = {"status": "in_progress", "current_phase": "phase_2_execute",
-            "last_failure_code": "worker_lost"}
-    assert _waiting(lost)["current_phase"] == "phase_2_execute (waiting for rescue)"
-    assert _waiting({**lost, "last_failure_code": None})["current_phase"].endswith("(waiting)")
+def _running(done: int, start: int, last: int, **extra: str) -> dict[str, str]:
+    return {"exec_started_at": str(start), "processed": str(done), "exec_processed_base": "0",
+            "document_count": "40", "updated_at": str(last), **extra}
+
+
+def test_waiting_for_turns_on_exactly_when_the_eta_is_withdrawn() -> None:
+    """One rule, two boundaries: the STALE_MIN_MS floor (fast job), and STALE_GAPS average
+    gaps (slow job); the ETA is a number up to the same millisecond, null after it."""
+    start, st = 1_000_000, S.IN_PROGRESS
+    fast = _running(10, start, start + 10_000)  # 1 s per document: the 10 s floor rules
+    assert quiet_at(fast, st) == start + 20_000
+    slow = _running(5, start, start + 20_000)  # 4 s per document: 4 gaps of the average
+    assert quiet_at(slow, st) == start + 100_000  # 80 s after the last = 4 x (100 s / 5)
+    for h, at in ((fast, start + 20_000), (slow, start + 100_000)):
+        assert waiting_for(h, st, at) is None and eta_seconds(h, st, at) is not None
+        assert waiting_for(h, st, at + 1) == "workers" and eta_seconds(h, st, at + 1) is None
+
+
+def test_waiting_for_says_rescue_after_a_lost_node_and_nothing_when_it_cannot_tell() -> None:
+    start, st = 1_000_000, S.IN_PROGRESS
+    lost = _running(10, start, start + 10_000, last_failure_code="worker_lost")
+    assert waiting_for(lost, st, start + 20_001) == "rescue"
+    assert waiting_for({**lost, "last_failure_code": "extractor_timeout"}, st,
+                       start + 20_001) == "workers"
+    late = start + 10**9
+    for status in (S.COMPLETED, S.FAILED, S.CANCELLED, S.EXPIRED):  # terminal: nothing waits
+        assert waiting_for(lost, status, late) is None and quiet_at(lost, status) is None
+    assert quiet_at(_running(0, start, start), st) is None  # nothing done: no rate yet
+    assert quiet_at({**lost, "exec_started_at": "0"}, st) is None  # execution not started
+    # with 4 documents or fewer the average gap grows as fast as the pause: never quiet
+    assert quiet_at(_running(4, start, start + 4_000), st) is None
+    assert waiting_for(_running(4, start, start + 4_000), st, late) is None
+    # a retry's window counts only its own documents (exec_processed_base)
+    retried = {**_running(12, start, start + 10_000), "exec_processed_base": "8"}
+    assert quiet_at(retried, st) is None
+
+
+def test_both_payloads_carry_waiting_for_as_their_models_say() -> None:
+    start = 1_000_000
+    h = {**_running(10, start, start + 10_000, last_failure_code="worker_lost"),
+         "id": "j", "endpoint": "/v1/documents/extract", "org": ORG, "status": "in_progress",
+         "created_at": str(start), "expires_at": str(start + 10**9), "version": "12"}
+    for now, expected in ((start + 20_000, None), (start + 20_001, "rescue")):
+        st, full = status_payload(h, now), job_payload(h, [], now, "http://x")
+        assert st["waiting_for"] == full["waiting_for"] == expected
+        assert JobStatusOut.model_validate(st).model_dump(mode="json")["waiting_for"] == expected
+        assert JobOut.model_validate(full).model_dump(mode="json")["waiting_for"] == expected
+
+
+def test_watch_shows_the_servers_waiting_for_and_no_threshold_of_its_own() -> None:
+    moving = {"status": "in_progress", "current_phase": "phase_2_execute", "waiting_for": None,
+              "last_failure_code": "worker_lost"}
+    assert phase_text(moving) == "phase_2_execute"
+    assert phase_text({**moving, "waiting_for": "rescue"}) == \
+        "phase_2_execute (waiting for rescue)"
+    assert phase_text({**moving, "waiting_for": "workers"}).endswith("(waiting for workers)")
 
 
 def _job(store: JobStore, n: int, phase: Phase = Phase.EXECUTE) -> str:

@@ -3,7 +3,7 @@
 Five checks, each with the offenders in its failure message:
 
 * no reference to a file outside the repository (the contract and the pitfalls are in
-  ``docs/``; ``python docs/tools/fix_references.py`` rewrites the old forms);
+  ``docs/``);
 * no import cycle between our modules (type-checking imports aside);
 * no import from ``api`` into ``worker``;
 * at most five direct Redis calls in ``api/`` and ``worker/`` (stores in ``shared/`` own
@@ -28,8 +28,8 @@ LINT = ("import sys; from importlinter.cli import lint_imports; "
 
 def test_no_reference_to_files_outside_the_repository() -> None:
     hits = layering.outside_references()
-    assert not hits, ("run `python docs/tools/fix_references.py`, or cite docs/contract.md / "
-                      "docs/pitfalls.md:\n" + "\n".join(map(str, hits)))
+    assert not hits, ("cite docs/contract.md / docs/pitfalls.md instead:\n"
+                      + "\n".join(map(str, hits)))
 
 
 MAX_DIRECT_REDIS_CALLS = 5
