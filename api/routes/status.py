@@ -14,9 +14,10 @@ Everything else (first request of a key, ``?access_token=``, long polls, errors)
 Long poll (``?wait=<s>&version=<n>``): the request registers with the process's ChangeFeed
 *before* its counted read, then sleeps until a worker publishes a change of the job (no busy
 loop), re-reading through :class:`api.pubsub.SharedReads`. It answers as soon as the version
-exceeds ``n`` (default: the version it first read), the job is terminal, or time alone changed
-its ``waiting_for`` (the wait also ends at the moment ``shared.jobview.quiet_at`` names), else
-with the unchanged job when the wait ends. Under the production server (granian) a waiting
+exceeds ``n`` (default: the version it first read), the job is terminal, an ``If-None-Match``
+sent with it no longer matches (:func:`stale_tag`), or time alone changed its ``waiting_for``
+(the wait also ends at the moment ``shared.jobview.quiet_at`` names), else with the
+unchanged job when the wait ends. Under the production server (granian) a waiting
 request holds one thread of a pool sized for ``max_held_requests`` of them plus the poll threads
 (``api.server``), so it never takes a thread that ordinary polls need.
 """
@@ -123,11 +124,27 @@ def long_poll(principal: Principal, job_id: str, poll: LongPoll) -> Response:
         h = read_hashes(principal, [job_id], push.scripts)[0]
         if h.get(F.ORG) != principal.org:
             raise not_found(job_id)
+        if stale_tag(h, request.headers.get("If-None-Match"), now_ms()):
+            # the client holds another state than this one (say, before the job went quiet
+            # at the same version): it learns of it now, not when the wait runs out
+            return status_answer(h, None, settings, now_ms()).response()
         target = poll.version if poll.version is not None else int(h.get(F.VERSION) or 0)
         h = wait_for_change(push, watch, h, target, time.monotonic() + poll.wait)
         if h.get(F.ORG) != principal.org:
             raise not_found(job_id)  # purged while we waited
     return status_answer(h, request.headers.get("If-None-Match"), settings, now_ms()).response()
+
+
+def stale_tag(h: dict[str, str], if_none_match: str | None, now: int) -> bool:
+    """True when the long poll's ``If-None-Match`` names another state of the job than the
+    current one. ``version`` alone cannot say so: ``waiting_for`` and expiry change with time,
+    at the same version, and a client that saw the job before such a change would otherwise
+    wait out its whole ``wait`` for a write."""
+    if not if_none_match:
+        return False
+    status = effective_status(h, now)
+    return not etag_matches(if_none_match, make_etag(h.get(F.VERSION, "0"), status,
+                                                     waiting_for(h, status, now)))
 
 
 def seconds_to_time_change(h: dict[str, str], now: int) -> float:

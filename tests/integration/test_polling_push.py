@@ -513,6 +513,16 @@ def test_a_job_that_goes_quiet_says_what_it_waits_for_without_a_write(
     assert again.headers["ETag"] == f'"{version}-in_progress-rescue"'
     assert api.get(status_path, headers={"If-None-Match": again.headers["ETag"]}
                    ).status_code == 304
+    # a long poll from a client that saw the job before it went quiet (same version, old
+    # ETag) answers at once; with the current ETag it waits for a change as usual
+    t0 = time.monotonic()
+    stale = stack.client().get(status_path, params={"wait": 20, "version": version},
+                               headers={"If-None-Match": moving.headers["ETag"]}, timeout=30)
+    assert time.monotonic() - t0 < 5 and stale.status_code == 200
+    assert stale.json()["waiting_for"] == "rescue"
+    assert stack.client().get(status_path, params={"wait": 0.5, "version": version},
+                              headers={"If-None-Match": again.headers["ETag"]}
+                              ).status_code == 304
     full_resp = api.get(full_path, headers={"If-None-Match": moving.headers["ETag"]})
     assert full_resp.status_code == 200 and full_resp.headers["ETag"] == again.headers["ETag"]
     assert full_resp.json()["waiting_for"] == "rescue"
