@@ -162,7 +162,8 @@ def extra_labels(
 
 
 _WORDS = re.compile(r"[^\W\d_]+")
-_TITLE_DASH = re.compile(r"\s+[\u2014\u2013|-]\s+")
+_TITLE_DASH = re.compile(r"\s+[\u2014\u2013|/-]\s+")
+"""Splits a title into parts: ``Acme Ltd — Service Agreement``, bilingual ``FACTURE / INVOICE``."""
 _PARENTHESIZED = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
 
 

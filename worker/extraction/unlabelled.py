@@ -273,8 +273,15 @@ def paid(ctx: Context, field: FieldSpec) -> Found | None:
 
 
 _PAID_SENTENCE = re.compile(r"\b(?:paid|settled)\s+in\s+full\b|\bthank\s+you\s+for\s+your\s+"
-                            r"payment\b|\bpayment\s+received\b|\bhas\s+been\s+paid\b",
+                            r"payment\b|\bpayment\s+received\b|\bhas\s+been\s+paid\b"
+                            r"|^\s*(?:this\s+\w+\s+was\s+)?paid\s+(?:on|with|by|via|using)\s+(?=\S)",
                             re.IGNORECASE)
+"""``Paid on 7 May with Mastercard ending 5521`` (a sentence that *starts* with ``paid``: a
+``to be paid by`` or ``must be paid on`` is an instruction, not a record)."""
+_LEDGER_AMOUNT = re.compile(r"(?:^|\s)(?:-\s*[$€£¥]?\s*\d|\(\s*[$€£¥]?\s*\d[\d,.]*\)|[$€£¥]\s*-\s*\d)")
+"""A negative amount (``-£118.20``, ``(118.20)``): the line is a ledger entry for an earlier
+payment (``Payment received 06 Jan - thank you   -£118.20`` on a bill), not this document's
+state."""
 
 
 def _paid_sentences(ctx: Context, i: int) -> list[Found]:
@@ -282,7 +289,10 @@ def _paid_sentences(ctx: Context, i: int) -> list[Found]:
     if m is None or re.search(r"\b(?:not|no|un|if|once|when|until|before)\b",
                               ctx.lines[i][: m.start()], re.IGNORECASE):
         return []
-    return [Found(m.group(), i + 1, m.start(), "paid_sentence", True)]
+    if _LEDGER_AMOUNT.search(ctx.lines[i][m.end():]):
+        return []
+    return [Found(m.group().strip(), i + 1, ctx.lines[i].find(m.group().strip()),
+                  "paid_sentence", True)]
 
 
 # ---------------------------------------------------------------------------- item rows
