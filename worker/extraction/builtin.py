@@ -155,10 +155,18 @@ def _expand(pair: Pair, index: LabelIndex) -> list[Pair]:
             break
         pos, label, value, known = inner
         if not known:
+            head = _DELIMITED.match(current.value[:pos])
+            if head is not None:  # ``Invoice #: PAB-1 — Claim no.: C-9``: the dash ends it
+                return [*out, _with(current, head.group("value"))]
             return [*out, _with(current, current.value, messy=True)]
         out.append(_with(current, current.value[:pos].strip()))
         current = Pair(label, value, current.line, current.text, current.layout)
     return [*out, current]
+
+
+_DELIMITED = re.compile(r"(?P<value>\S.*?)\s+[\u2014\u2013\u00b7|;]\s*$")
+"""A value closed by a dash, middle dot, bar or semicolon before the next (unknown) label:
+where the value ends is then printed, not guessed."""
 
 
 def _with(pair: Pair, value: str, messy: bool = False) -> Pair:
@@ -202,6 +210,7 @@ def _checkbox_leads(
             yield Pair(pair.label[: hit[1]], pair.value, pair.line, pair.text, "checkbox_lead")
 
 
+_BILINGUAL = re.compile(r"\s+/\s+")
 _RATE_IN_LABEL = re.compile(
     r"\s*(?:[(\[]\s*)?(?:@|at\s+)?\s*(?P<rate>\d{1,3}(?:[.,]\d{1,3})?)\s*%\s*(?:[)\]])?")
 
@@ -213,11 +222,16 @@ def _split_rate(pair: Pair) -> list[Pair]:
     m = _RATE_IN_LABEL.search(pair.label)
     if m is None or m.start() == 0 or pair.layout in ("defined", "checkbox"):
         return [pair]
-    base = (pair.label[: m.start()] + " " + pair.label[m.end() :]).strip(" :-")
+    rates = {r.group("rate") for r in _RATE_IN_LABEL.finditer(pair.label)}
+    if len(rates) > 1:  # ``5% ... 20%``: which rate the amount is at is unclear
+        return [pair]
+    base = " ".join(_RATE_IN_LABEL.sub(" ", pair.label).split()).strip(" :-")
+    # ``zzgl. 19 % MwSt. / plus 19 % VAT``: the bilingual label states its one rate twice
     if not base or not base[0].isalpha():
         return [pair]
     amount = Pair(base, pair.value, pair.line, pair.text, pair.layout, pair.messy)
-    rate = Pair(f"{base} rate", f"{m.group('rate')}%", pair.line, pair.text, pair.layout)
+    rate_label = " / ".join(f"{half.strip(' :-')} rate" for half in _BILINGUAL.split(base))
+    rate = Pair(rate_label, f"{m.group('rate')}%", pair.line, pair.text, pair.layout)
     return [amount, rate]
 
 

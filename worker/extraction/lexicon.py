@@ -255,10 +255,15 @@ def enum_from_phrase(
     if not found:
         return None
     longest = max(found, key=lambda f: len(f[0]))
-    rivals = {v for p, v in found if v != longest[1] and not _contains(longest[0], p)}
+    rivals = {v for p, v in found if v != longest[1] and not _contains(longest[0], p)
+              and not (len(longest[0]) > 1 and p in _WEAK_PHRASES)}
     beyond = [p for p in other if len(p) >= len(longest[0]) and not _contains(longest[0], p)]
     return None if rivals or beyond else longest[1]
 
+
+_WEAK_PHRASES = frozenset({("bank",), ("iban",), ("account",)})
+"""One-word phrases that only hint at a value: ``collected by Direct Debit from your bank
+account`` is a direct debit; a phrase of two or more words of another value outweighs them."""
 
 PhraseIndex = dict[str, list[tuple[Key, str]]]
 

@@ -189,6 +189,10 @@ def letterhead(ctx: Context, field: FieldSpec) -> Found | None:
         if detect_kind([text]) is not None and len(text.split()) <= 3:
             continue
         text = _TITLE_DASH.split(text, maxsplit=1)[0]  # ``Acme Security — Service Agreement``
+        parts = cells(text)
+        if len(parts) == 2 and detect_kind([parts[1]]) is not None and (
+                len(parts[1].split()) <= 3):
+            text = parts[0]  # ``NORTHWIND GARDEN SERVICES        INVOICE``: name, then title
         if set(tokens(text)) & load().title_words and not _LEGAL.search(text + " "):
             continue
         if not _name_like(text) or _starts_with_label(text) or _body_lines(ctx) < 3:
@@ -591,11 +595,16 @@ def title_claim_type(ctx: Context, field: FieldSpec) -> Found | None:
 # ---------------------------------------------------------------------------- enum
 def payment_sentence(ctx: Context, field: FieldSpec) -> Found | None:
     """``Paid with Mastercard ending 5521``, ``collected by SEPA Direct Debit``, ``VISA
-    **** 4411``: a sentence about paying that names exactly one of the field's values."""
+    **** 4411``: a sentence about paying that names exactly one of the field's values. On a
+    receipt also a tender line, ``Cash   100.00`` (see :func:`_tender_line`)."""
     values = field.values or []
     found: list[Found] = []
     for i, line in enumerate(ctx.lines):
         if "@" in line:
+            continue
+        tender = _tender_line(ctx, i, field) if ctx.kind == "receipt" else None
+        if tender is not None:
+            found.append(tender)
             continue
         for sentence in _SENTENCE_SPLIT.split(line.strip()):
             words = set(tokens(sentence))
@@ -608,6 +617,22 @@ def payment_sentence(ctx: Context, field: FieldSpec) -> Found | None:
                 found.append(Found(sentence.strip(), i + 1, line.find(sentence.strip()),
                                    "payment_sentence", value))
     return _unique(found, lambda f: f.value)
+
+
+_TENDER = re.compile(r"^\s*(?P<words>[^\W\d_][^\d:]{0,24}?)\s+[$€£¥]?\s*\d[\d,.]*\s*$")
+
+
+def _tender_line(ctx: Context, i: int, field: FieldSpec) -> Found | None:
+    """A receipt's tender line: a payment word and the amount tendered (``Cash 100.00``,
+    ``VISA 80.65``), nothing else on the line."""
+    m = _TENDER.match(ctx.lines[i])
+    if m is None:
+        return None
+    words = m.group("words").strip()
+    value = enum_from_phrase(words, field.values or [], _value_aliases(field))
+    if value is None or len(tokens(words)) > 3:
+        return None
+    return Found(words, i + 1, m.start("words"), "payment_sentence", value)
 
 
 _LAW_CUES = frozenset({"governed", "governing", "laws", "law", "jurisdiction", "courts"})
