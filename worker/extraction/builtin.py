@@ -212,7 +212,7 @@ def _checkbox_leads(
 
 _BILINGUAL = re.compile(r"\s+/\s+")
 _RATE_IN_LABEL = re.compile(
-    r"\s*(?:[(\[]\s*)?(?:@|at\s+)?\s*(?P<rate>\d{1,3}(?:[.,]\d{1,3})?)\s*%\s*(?:[)\]])?")
+    r"\s*(?:[(\[]\s*)?(?:@|at\s+)?\s*(?P<pct>(?P<rate>\d{1,3}(?:[.,]\d{1,3})?)\s*%)\s*(?:[)\]])?")
 
 
 def _split_rate(pair: Pair) -> list[Pair]:
@@ -231,7 +231,7 @@ def _split_rate(pair: Pair) -> list[Pair]:
         return [pair]
     amount = Pair(base, pair.value, pair.line, pair.text, pair.layout, pair.messy)
     rate_label = " / ".join(f"{half.strip(' :-')} rate" for half in _BILINGUAL.split(base))
-    rate = Pair(rate_label, f"{m.group('rate')}%", pair.line, pair.text, pair.layout)
+    rate = Pair(rate_label, m.group("pct"), pair.line, pair.text, pair.layout)
     return [amount, rate]
 
 

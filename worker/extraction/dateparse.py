@@ -69,7 +69,8 @@ _ORD = r"(?:st|nd|rd|th|er)?"  # ``1er mai`` (French) too
 _YMD = re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})")
 _NUMERIC = re.compile(r"(\d{1,2})([-/.])(\d{1,2})\2(\d{4}|\d{2})")
 _DAY_MONTH_YEAR = re.compile(
-    rf"(\d{{1,2}}){_ORD}\.?(?:\s+(?:of|de)(?=\s))?[\s\-./]*([^\W\d_]+)\.?,?(?:\s+de(?=\s))?[\s\-./]*(\d{{4}})", re.I
+    rf"(\d{{1,2}}){_ORD}\.?(?:\s+(?:of|de)(?=\s))?[\s\-./]*([^\W\d_]+)\.?,?"
+    rf"(?:\s+de(?=\s))?[\s\-./]*(\d{{4}})", re.I
 )
 _MONTH_DAY_YEAR = re.compile(rf"([^\W\d_]+)\.?[\s\-./]*(\d{{1,2}}){_ORD},?[\s\-./]+(\d{{4}})", re.I)
 _YEAR_MONTH_DAY = re.compile(r"(\d{4})[\s\-./]*([^\W\d_]+)\.?[\s\-./]*(\d{1,2})", re.I)

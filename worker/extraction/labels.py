@@ -42,7 +42,6 @@ for the LLM extractor) and would cause false matches.
 from __future__ import annotations
 
 import dataclasses
-
 import functools
 import re
 from collections.abc import Iterable, Sequence

@@ -71,6 +71,8 @@ RULE_CONFIDENCE: dict[str, float] = {
     "address_block_email": 0.84,
     "sent_to_email": 0.86,
     "sender_email": 0.82,
+    "recipient_email": 0.82,
+    "invoice_mention": 0.8,
     "loss_sentence": 0.82,
     "reported_sentence": 0.82,
     "injury_sentence": 0.82,
@@ -282,7 +284,8 @@ _PAID_SENTENCE = re.compile(r"\b(?:paid|settled)\s+in\s+full\b|\bthank\s+you\s+f
                             re.IGNORECASE)
 """``Paid on 7 May with Mastercard ending 5521`` (a sentence that *starts* with ``paid``: a
 ``to be paid by`` or ``must be paid on`` is an instruction, not a record)."""
-_LEDGER_AMOUNT = re.compile(r"(?:^|\s)(?:-\s*[$€£¥]?\s*\d|\(\s*[$€£¥]?\s*\d[\d,.]*\)|[$€£¥]\s*-\s*\d)")
+_LEDGER_AMOUNT = re.compile(
+    r"(?:^|\s)(?:-\s*[$€£¥]?\s*\d|\(\s*[$€£¥]?\s*\d[\d,.]*\)|[$€£¥]\s*-\s*\d)")
 """A negative amount (``-£118.20``, ``(118.20)``): the line is a ledger entry for an earlier
 payment (``Payment received 06 Jan - thank you   -£118.20`` on a bill), not this document's
 state."""
@@ -416,7 +419,54 @@ def customer_email(ctx: Context, field: FieldSpec) -> Found | None:
             for m in _EMAIL.finditer(ctx.lines[i]):
                 if m.group().rsplit("@", 1)[1].lower() not in ctx.head_domains:
                     found.append(Found(m.group(), i + 1, m.start(), "address_block_email"))
+    if not found and ctx.kind in _SELLER_LETTERHEAD:
+        recipient = recipient_email(ctx)
+        if recipient is not None:
+            found.append(recipient)
     return _unique(found, lambda f: f.raw.lower())
+
+
+def recipient_email(ctx: Context) -> Found | None:
+    """An invoice, receipt or statement sent as an e-mail goes from the seller to the
+    customer: the one ``To:`` address, on another domain than the ``From:`` and than the
+    letterhead's."""
+    headers = _mail_headers(ctx)
+    if "to" not in headers:
+        return None
+    i, value = headers["to"]
+    to = _EMAIL.findall(value)
+    senders = _EMAIL.findall(headers["from"][1])
+    if len(to) != 1 or len(senders) != 1:
+        return None
+    domain = to[0].lower().rsplit("@", 1)[1]
+    if domain == senders[0].lower().rsplit("@", 1)[1] or domain in ctx.head_domains:
+        return None
+    return _at(ctx, i, to[0], "recipient_email")
+
+
+_INVOICE_MENTION = re.compile(
+    r"(?:^subject:\s*(?:(?:re|fwd?|aw|wg)\s*:\s*)*|\b(?:my|our|the|this|attached|enclosed|your)\s+)"
+    r"invoice\s+(?:(?:no|nr|number|num)\.?\s*|#\s*)?:?\s*"
+    r"(?P<id>(?=[A-Z0-9/-]*\d)[A-Z0-9][A-Z0-9/-]{2,30})(?![\w.,%/-]*\d)(?!\s*%)",
+    re.IGNORECASE)
+_NOT_AN_ID = re.compile(r"^(?:19|20)\d\d$|^\d{1,2}[/-]\d{1,2}[/-]\d{2,4}$")
+
+
+def invoice_mention(ctx: Context, field: FieldSpec) -> Found | None:
+    """``Please find attached invoice 1093``, ``Subject: Invoice 1093 - March``: the number
+    an invoice's own text gives it, in an e-mail's subject or in a sentence (``my``/``our``/
+    ``the``/``attached`` invoice; a bare ``Invoice INV-7`` line is a ``Label value`` pair,
+    for the label rules). Two different numbers give nothing."""
+    if ctx.kind != "invoice":
+        return None
+    found: list[Found] = []
+    for i, line in enumerate(ctx.lines):
+        for m in _INVOICE_MENTION.finditer(line):
+            raw = m.group("id").rstrip("/-")
+            if _NOT_AN_ID.match(raw) or not any(ch.isdigit() for ch in raw):
+                continue
+            found.append(Found(raw, i + 1, m.start("id"), "invoice_mention"))
+    return _unique(found, lambda f: f.raw.upper())
 
 
 def _customer_block_lines(ctx: Context) -> list[int]:
@@ -702,6 +752,7 @@ def _value_aliases(field: FieldSpec) -> dict[str, list[str]]:
 # ---------------------------------------------------------------------------- dispatch
 RULES: dict[str, tuple[frozenset[FieldType], Rule]] = {
     "vendor": (frozenset({FieldType.STRING}), letterhead),
+    "invoice_number": (frozenset({FieldType.STRING}), invoice_mention),
     "paid": (frozenset({FieldType.BOOLEAN}), paid),
     "item_count": (frozenset({FieldType.INTEGER, FieldType.NUMBER}), item_rows),
     "invoice_date": (frozenset({FieldType.DATE}), bare_date),
