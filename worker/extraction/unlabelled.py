@@ -73,6 +73,9 @@ RULE_CONFIDENCE: dict[str, float] = {
     "sender_email": 0.82,
     "recipient_email": 0.82,
     "invoice_mention": 0.8,
+    "sender_name": 0.8,
+    "mail_date": 0.8,
+    "id_mention": 0.82,
     "loss_sentence": 0.82,
     "reported_sentence": 0.82,
     "injury_sentence": 0.82,
@@ -532,6 +535,61 @@ def sender_email(ctx: Context) -> Found | None:
     return _at(ctx, i, sender, "sender_email")
 
 
+_DISPLAY_NAME = re.compile(r"^\s*\"?(?P<name>[^\W\d_][^<>\"@,;]{1,60}?)\"?\s*<")
+
+
+def sender_name(ctx: Context, field: FieldSpec) -> Found | None:
+    """The policyholder of a claim sent by e-mail: the ``From:`` display name (``Priya Raman
+    <priya@...>``), under :func:`sender_email`'s conditions (a person writing to another
+    domain), when it reads as a person's name (two to four capitalised words)."""
+    if sender_email(ctx) is None:
+        return None
+    i, value = _mail_headers(ctx)["from"]
+    m = _DISPLAY_NAME.match(value)
+    if m is None:
+        return None
+    name = m.group("name").strip()
+    words = name.split()
+    if not 2 <= len(words) <= 4 or not all(w[:1].isupper() for w in words) or _LEGAL.search(
+            name + " "):
+        return None
+    return _at(ctx, i, name, "sender_name")
+
+
+def mail_date(ctx: Context, field: FieldSpec) -> Found | None:
+    """The day a claim was reported, when the claim is an e-mail from the claimant: the
+    message's ``Date:`` header (the day it was sent), under :func:`sender_email`'s
+    conditions."""
+    headers = _mail_headers(ctx)
+    if "date" not in headers or sender_email(ctx) is None:
+        return None
+    i, value = headers["date"]
+    raw = re.sub(r"\s+(?:\d{1,2}:\d{2}(?::\d{2})?)\s*(?:[+-]\d{4}|[A-Z]{2,4})?.*$", "",
+                 value).strip()
+    parsed = parse_scored(field, raw, Hints())
+    return None if parsed is None else _at(ctx, i, raw, "mail_date", parsed[0])
+
+
+_ID_MENTION = re.compile(
+    r"\b(?P<word>policy|claim)\s+(?:no\.?|nr\.?|number|#|ref(?:erence)?\.?)\s*:?\s*"
+    r"(?P<id>(?=[A-Z0-9/-]*\d)[A-Z0-9][A-Z0-9/-]{2,30})(?![\w.,%/-]*\d)", re.IGNORECASE)
+
+
+def _id_mention(word: str) -> Rule:
+    """``under my contents policy, policy no. CT-4471902``: the identifier a sentence names
+    after ``policy no.`` / ``claim number`` (the label rules read ``Policy No: X`` lines;
+    this reads the prose). Two different identifiers give nothing."""
+    def read(ctx: Context, field: FieldSpec) -> Found | None:
+        found: list[Found] = []
+        for i, line in enumerate(ctx.lines):
+            for m in _ID_MENTION.finditer(line):
+                raw = m.group("id").rstrip("/-")
+                if m.group("word").lower() == word and any(ch.isdigit() for ch in raw):
+                    found.append(Found(raw, i + 1, m.start("id"), "id_mention"))
+        return _unique(found, lambda f: f.raw.upper())
+    return read
+
+
 def contact_email(ctx: Context, field: FieldSpec) -> Found | None:
     """The claimant's e-mail: as for a customer (address block, ``sent to``), else the sender
     of a claim e-mail."""
@@ -750,6 +808,17 @@ def _value_aliases(field: FieldSpec) -> dict[str, list[str]]:
 
 
 # ---------------------------------------------------------------------------- dispatch
+def _first_of(*rules: Rule) -> Rule:
+    """The first rule that answers (the stronger evidence first)."""
+    def read(ctx: Context, field: FieldSpec) -> Found | None:
+        for rule in rules:
+            found = rule(ctx, field)
+            if found is not None:
+                return found
+        return None
+    return read
+
+
 RULES: dict[str, tuple[frozenset[FieldType], Rule]] = {
     "vendor": (frozenset({FieldType.STRING}), letterhead),
     "invoice_number": (frozenset({FieldType.STRING}), invoice_mention),
@@ -760,8 +829,11 @@ RULES: dict[str, tuple[frozenset[FieldType], Rule]] = {
     "customer_email": (frozenset({FieldType.EMAIL}), customer_email),
     "contact_email": (frozenset({FieldType.EMAIL}), contact_email),
     "loss_date": (frozenset({FieldType.DATE}), _date_sentence(_LOSS_SENTENCE, "loss_sentence")),
-    "reported_date": (frozenset({FieldType.DATE}),
-                      _date_sentence(_REPORTED_SENTENCE, "reported_sentence")),
+    "reported_date": (frozenset({FieldType.DATE}), _first_of(
+        _date_sentence(_REPORTED_SENTENCE, "reported_sentence"), mail_date)),
+    "insured_name": (frozenset({FieldType.STRING}), sender_name),
+    "policy_number": (frozenset({FieldType.STRING}), _id_mention("policy")),
+    "claim_number": (frozenset({FieldType.STRING}), _id_mention("claim")),
     "persons_injured": (frozenset({FieldType.INTEGER, FieldType.NUMBER}), injury_sentence),
     "police_report": (frozenset({FieldType.BOOLEAN}), police_sentence),
     "claim_type": (frozenset({FieldType.ENUM}), title_claim_type),
