@@ -268,3 +268,33 @@ def test_claim_email_guards() -> None:
     # two policy numbers tie
     two = CLAIM_MAIL + "My other policy no. CT-9990001 is not affected.\n"
     assert "policy_number" not in values(two, CLAIM)
+
+
+# ------------------------------------------------------------------------------ abbreviations
+def test_abbreviated_label_words_read_as_the_word() -> None:
+    text = "INVOICE\nInv. No.   0917\nNet      304.60\nVAT 13.5%    41.12\nAmt due (EUR)   345.72\n"
+    got = values(text)
+    assert got["invoice_number"] == "0917"
+    assert got["total"] == {"amount": 345.72, "currency": "EUR"}
+    assert got["tax_rate"] == 13.5 and got["tax_amount"] == 41.12
+
+
+def test_a_german_till_receipt() -> None:
+    text = ("FRISCHMARKT HOLZER\nBahnhofstr. 7, Regensburg\n\nBrot           3,29\n"
+            "SUMME EUR     17,80\nBar           20,00\nRückgeld       2,20\n\n"
+            "Bon-Nr. 4471   Kasse 2\n17.05.2025  18:22\nVielen Dank für Ihren Einkauf!\n")
+    got = values(text)
+    assert got["total"] == {"amount": 17.8, "currency": "EUR"}
+    assert got["payment_method"] == "cash" and got["paid"] is True
+    assert got["invoice_number"] == "4471" and got["invoice_date"] == "2025-05-17"
+    assert_offsets(text)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "method"),
+    [("Please make checks payable to Summit Ridge Roofing LLC.", "check"),
+     ("We'll collect this by Direct Debit on or just after 25/06/2025.", "direct_debit")],
+)
+def test_more_payment_sentences(sentence: str, method: str) -> None:
+    text = f"INVOICE\nInvoice No: A-1\nTotal: $5.00\n\n{sentence}\n"
+    assert values(text)["payment_method"] == method

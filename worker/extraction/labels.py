@@ -140,8 +140,14 @@ def _reorder(toks: tuple[str, ...]) -> tuple[str, ...]:
     return (*tail, *head) if head and tail else toks
 
 
+ABBREVIATIONS = {"amt": "amount", "inv": "invoice", "pmt": "payment", "pymt": "payment",
+                 "acct": "account", "tot": "total", "qty": "quantity", "cust": "customer"}
+"""Common abbreviations in labels, read as the word: ``Amt due`` = ``Amount due``."""
+
+
 def canonical(toks: tuple[str, ...]) -> tuple[str, ...]:
     """The word-order and synonym-free form of a label (see the module docstring)."""
+    toks = tuple(ABBREVIATIONS.get(t, t) for t in toks)
     toks = _reorder(tuple("%" if t in _PERCENT else t for t in toks))
     if len(toks) > 1 and toks[-1] in REF_WORDS:
         toks = (*toks[:-1], "#")

@@ -55,7 +55,8 @@ _SENT_TO = re.compile(
     r"claimant|policyholder))\s+(?:at|on|via)\s+(?P<them>\S+@\S+)", re.IGNORECASE)
 """An address the document says it writes to (the recipient's): never ``contact us at``."""
 _PAY_CUES = frozenset({"paid", "pay", "payment", "collected", "charged", "debited", "tender",
-                       "tendered", "ending", "method", "via", "using"})
+                       "tendered", "ending", "method", "via", "using", "collect", "charge",
+                       "payable", "autopay"})
 _MASKED = re.compile(r"[*xX\u2022]{4}")
 _LETTERHEAD_LINES = 5
 _TITLE_SKIP = 3
