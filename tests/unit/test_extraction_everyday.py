@@ -298,3 +298,45 @@ def test_a_german_till_receipt() -> None:
 def test_more_payment_sentences(sentence: str, method: str) -> None:
     text = f"INVOICE\nInvoice No: A-1\nTotal: $5.00\n\n{sentence}\n"
     assert values(text)["payment_method"] == method
+
+
+# ------------------------------------------------------------------------------ claims
+CLAIM_MORE = [*CLAIM, spec("claim_amount", CURRENCY, aliases=["Amount Claimed"]),
+              spec("date_of_loss", DATE, aliases=["Loss Date"])]
+
+
+@pytest.mark.parametrize("placeholder", ["(to be assigned)", "Pending", "TBC", "not yet assigned"])
+def test_a_value_that_is_not_there_yet_is_empty(placeholder: str) -> None:
+    assert "claim_number" not in values(f"Claim no.: {placeholder}\nPolicy no.: P-1\n", CLAIM)
+
+
+def test_claim_sentences_name_amount_loss_date_policy_and_contact() -> None:
+    text = ("Dear Sirs,\n\nA pipe burst in the loft on Tuesday 4 February 2025 and water came "
+            "through two ceilings.\nMy home insurance policy number is AB-HOME-339120. "
+            "I estimate the damage at GBP 5,200.\n"
+            "Please correspond with our client directly at helen.marsh@homemail.example, "
+            "copying us.\n")
+    cells = extract(text, CLAIM_MORE)
+    assert cells["claim_amount"].value == {"amount": 5200.0, "currency": "GBP"}
+    assert cells["claim_amount"].rule == "amount_sentence"
+    assert cells["date_of_loss"].value == "2025-02-04"
+    assert cells["policy_number"].value == "AB-HOME-339120"
+    assert cells["contact_email"].value == "helen.marsh@homemail.example"
+    assert_offsets(text, CLAIM_MORE)
+    # two estimates tie
+    two = text + "My neighbour estimates the damage at GBP 7,000.\n"
+    assert "claim_amount" not in values(two, CLAIM_MORE)
+
+
+def test_a_forwarded_claim_is_read_from_the_original_message() -> None:
+    text = ("From: Claims Intake <intake@alder.example>\nTo: Adjusters <adj@alder.example>\n"
+            "Subject: FW: Claim - burst pipe\n\nPlease pick this up.\n\n"
+            "---------- Forwarded message ----------\n"
+            "From: Marcus Bell <marcus.bell@quickmail.example>\n"
+            "Date: Thu, 6 Feb 2025 08:03:51 +0000\nSubject: Claim - burst pipe\n"
+            "To: intake@alder.example\n\nHello,\nA pipe burst.\n")
+    cells = extract(text, CLAIM)
+    assert cells["insured_name"].value == "Marcus Bell"
+    assert cells["contact_email"].value == "marcus.bell@quickmail.example"
+    assert cells["date_reported"].value == "2025-02-06"
+    assert_offsets(text, CLAIM)

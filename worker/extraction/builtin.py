@@ -40,7 +40,7 @@ from worker.extraction.lexicon import (
 )
 from worker.extraction.prose import name_run
 from worker.extraction.types import LENIENT, Hints, parse_scored, unit_in_label
-from worker.extraction.unlabelled import Context, Found, find
+from worker.extraction.unlabelled import SENT_TO, Context, Found, find
 from worker.extraction.values import (
     CHECKED,
     checked_option,
@@ -514,6 +514,8 @@ def _issuer_emails(ctx: Context) -> frozenset[str]:
     found: set[str] = set()
     for i, line in enumerate(ctx.lines):
         if "@" not in line:
+            continue
+        if SENT_TO.search(line):  # ``correspond with our client at ...``: the other party
             continue
         before = line.split("@", 1)[0]
         prose = ":" not in before and "\uff1a" not in before

@@ -133,7 +133,16 @@ def _clean(raw: str) -> str | None:
             text = text[1:-1].strip()
     if not text or len(text) > MAX_VALUE_CHARS or text.casefold() in PLACEHOLDERS:
         return None
+    if _PENDING.fullmatch(text):
+        return None
     return text
+
+
+_PENDING = re.compile(
+    r"[(\[]?\s*(?:to\s+be\s+(?:assigned|advised|confirmed|determined|allocated|issued)|"
+    r"not\s+(?:yet\s+)?(?:assigned|known|issued|allocated)|pending|awaiting|tbc|t\.b\.[acd]\.?|"
+    r"unassigned|will\s+be\s+(?:assigned|advised|issued))\s*[)\]]?\.?", re.IGNORECASE)
+"""A value that says it is not there yet: ``(to be assigned)``, ``Pending``, ``TBC``."""
 
 
 def _as_number(value: Decimal) -> float:

@@ -48,11 +48,15 @@ _CUSTOMER_CUES = frozenset({"bill", "billed", "customer", "client", "sold", "shi
                             "recipient", "purchaser"})
 _VENDOR_CUES = frozenset({"questions", "contact", "support", "remit", "remittance", "our",
                           "vendor", "supplier", "seller", "from", "merchant", "help"})
-_SENT_TO = re.compile(
+SENT_TO = re.compile(
     r"\b(?:e-?mailed|sent|emailed)\s+to\s+(?:(?:you|the\s+(?:insured|claimant|policyholder|"
     r"customer|client))\s+at\s+)?(?P<email>\S+@\S+)"
     r"|\b(?:write|reply|respond|contact|reach|e-?mail)\s+(?:to\s+)?(?:you|me|the\s+(?:insured|"
-    r"claimant|policyholder))\s+(?:at|on|via)\s+(?P<them>\S+@\S+)", re.IGNORECASE)
+    r"claimant|policyholder))\s+(?:at|on|via)\s+(?P<them>\S+@\S+)"
+    r"|\b(?:correspond|communicate|deal)\s+with\s+(?:our\s+client|the\s+(?:insured|claimant|"
+    r"policyholder)|them|him|her|me)\s+(?:directly\s+)?(?:at|on|via)\s+(?P<client>\S+@\S+)"
+    r"|\b(?:sent|e-?mailed)\s+(?:a\s+copy|a\s+confirmation|confirmation|it|this)\s+to\s+"
+    r"(?P<copy>\S+@\S+)", re.IGNORECASE)
 """An address the document says it writes to (the recipient's): never ``contact us at``."""
 _PAY_CUES = frozenset({"paid", "pay", "payment", "collected", "charged", "debited", "tender",
                        "tendered", "ending", "method", "via", "using", "collect", "charge",
@@ -77,6 +81,7 @@ RULE_CONFIDENCE: dict[str, float] = {
     "sender_name": 0.8,
     "mail_date": 0.8,
     "id_mention": 0.82,
+    "amount_sentence": 0.8,
     "loss_sentence": 0.82,
     "reported_sentence": 0.82,
     "injury_sentence": 0.82,
@@ -414,9 +419,10 @@ def customer_email(ctx: Context, field: FieldSpec) -> Found | None:
         return None
     found: list[Found] = []
     for i, line in enumerate(ctx.lines):
-        m = _SENT_TO.search(line)
+        m = SENT_TO.search(line)
         if m:
-            raw = (m.group("email") or m.group("them")).rstrip(".,;")
+            raw = (m.group("email") or m.group("them") or m.group("client")
+                   or m.group("copy")).rstrip(".,;")
             found.append(Found(raw, i + 1, line.find(raw), "sent_to_email"))
     if not found:
         for i in _customer_block_lines(ctx):
@@ -507,14 +513,23 @@ _ROLE_MAILBOXES = frozenset({"claims", "claim", "noreply", "no-reply", "donotrep
 
 
 def _mail_headers(ctx: Context) -> dict[str, tuple[int, str]]:
-    """``From``/``To``/``Subject``/``Date`` of a forwarded or pasted e-mail at the top of the
-    document (its first header lines), by lower-case name; empty when it is not an e-mail."""
+    """``From``/``To``/``Subject``/``Date`` of a pasted e-mail at the top of the document (its
+    first header lines), or of the original message under a ``Forwarded message`` line (the
+    last one: who first wrote), by lower-case name; empty when it is not an e-mail."""
+    start = 0
+    for i, text in enumerate(ctx.clean):
+        if _FORWARD_MARK.search(text):
+            start = i + 1  # a forwarded message: the original's headers say who wrote it
     found: dict[str, tuple[int, str]] = {}
-    for i, text in enumerate(ctx.clean[:_HEADER_LINES]):
-        m = _HEADER_FIELD.fullmatch(text)
+    for i in range(start, min(len(ctx.clean), start + _HEADER_LINES)):
+        m = _HEADER_FIELD.fullmatch(ctx.clean[i])
         if m:
             found.setdefault(m.group("name").casefold(), (i, m.group("value")))
     return found if "from" in found and ({"to", "subject"} & found.keys()) else {}
+
+
+_FORWARD_MARK = re.compile(r"^[-_=\s>]*(?:forwarded\s+message|original\s+message|begin\s+"
+                           r"forwarded\s+message)\b", re.IGNORECASE)
 
 
 def sender_email(ctx: Context) -> Found | None:
@@ -572,7 +587,7 @@ def mail_date(ctx: Context, field: FieldSpec) -> Found | None:
 
 
 _ID_MENTION = re.compile(
-    r"\b(?P<word>policy|claim)\s+(?:no\.?|nr\.?|number|#|ref(?:erence)?\.?)\s*:?\s*"
+    r"\b(?P<word>policy|claim)\s+(?:no\.?|nr\.?|number|#|ref(?:erence)?\.?)\s*:?\s*(?:is\s+)?"
     r"(?P<id>(?=[A-Z0-9/-]*\d)[A-Z0-9][A-Z0-9/-]{2,30})(?![\w.,%/-]*\d)", re.IGNORECASE)
 
 
@@ -591,6 +606,26 @@ def _id_mention(word: str) -> Rule:
     return read
 
 
+_AMOUNT_SENTENCE = re.compile(
+    r"\b(?:estimate[sd]?|valued?|put)\b(?:\s+(?:of\s+)?(?:the\s+)?(?:total\s+)?"
+    r"(?:loss|damage|claim|cost|repairs?|items?))?(?:\s+\w+){0,2}?\s+(?:at|is|of|to\s+be)\s+"
+    r"(?:about\s+|around\s+|approximately\s+)?(?P<money>(?:[A-Z]{3}\s?|[$€£])\d[\d,]*(?:\.\d{2})?)",
+    re.IGNORECASE)
+
+
+def amount_sentence(ctx: Context, field: FieldSpec) -> Found | None:
+    """``I estimate the damage at GBP 5,200``, ``the initial estimate of the loss is GBP
+    6,950.00``: the amount a sentence puts on the claim. Two different amounts tie."""
+    found: list[Found] = []
+    for i, line in enumerate(ctx.lines):
+        for m in _AMOUNT_SENTENCE.finditer(line):
+            raw = m.group("money")
+            parsed = parse_scored(field, raw, Hints())
+            if parsed is not None:
+                found.append(Found(raw, i + 1, m.start("money"), "amount_sentence", parsed[0]))
+    return _unique(found, lambda f: repr(f.value))
+
+
 def contact_email(ctx: Context, field: FieldSpec) -> Found | None:
     """The claimant's e-mail: as for a customer (address block, ``sent to``), else the sender
     of a claim e-mail."""
@@ -600,7 +635,9 @@ def contact_email(ctx: Context, field: FieldSpec) -> Found | None:
 _MONTH_WORD = r"(?:\d|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)"
 _LOSS_SENTENCE = re.compile(
     r"\b(?:occurred|happened|took\s+place|broken\s+into|burgled|stolen|damaged|destroyed|"
-    r"caught\s+fire|flooded|collided|crashed)\s+on\s+(?:the\s+)?(?P<rest>" + _MONTH_WORD + r".*)",
+    r"caught\s+fire|flooded|collided|crashed|burst|failed|leaked|escaped|collapsed|broke|"
+    r"started|fell|slipped)(?:\s+in\s+the\s+\w+)?\s+on\s+(?:the\s+)?(?P<rest>"
+    + _MONTH_WORD + r".*)",
     re.IGNORECASE)
 _REPORTED_SENTENCE = re.compile(
     r"\b(?:notif(?:ied|ying)\s+us(?:\s+of\s+(?:your|the|this)\s+(?:claim|loss|incident))?|"
@@ -833,6 +870,7 @@ RULES: dict[str, tuple[frozenset[FieldType], Rule]] = {
     "reported_date": (frozenset({FieldType.DATE}), _first_of(
         _date_sentence(_REPORTED_SENTENCE, "reported_sentence"), mail_date)),
     "insured_name": (frozenset({FieldType.STRING}), sender_name),
+    "claim_amount": (frozenset({FieldType.CURRENCY, FieldType.NUMBER}), amount_sentence),
     "policy_number": (frozenset({FieldType.STRING}), _id_mention("policy")),
     "claim_number": (frozenset({FieldType.STRING}), _id_mention("claim")),
     "persons_injured": (frozenset({FieldType.INTEGER, FieldType.NUMBER}), injury_sentence),
