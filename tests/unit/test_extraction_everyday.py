@@ -340,3 +340,33 @@ def test_a_forwarded_claim_is_read_from_the_original_message() -> None:
     assert cells["contact_email"].value == "marcus.bell@quickmail.example"
     assert cells["date_reported"].value == "2025-02-06"
     assert_offsets(text, CLAIM)
+
+
+CLAIM_FULL = [*CLAIM_MORE, spec("deductible", NUMBER, aliases=["Excess"]),
+              spec("claim_type", ENUM, aliases=["Type of Claim"],
+                   values=["auto", "property", "theft", "water_damage", "fire", "liability"])]
+
+
+def test_a_claim_letter_states_date_excess_and_kind_in_prose() -> None:
+    text = ("CROWNSHIELD INSURANCE\nMotor Claim Form\n\nDear Sirs,\n"
+            "We write to you. On 19 September 2025 our client's car collided with a bollard.\n"
+            "The policy excess is £250.\n")
+    cells = extract(text, CLAIM_FULL)
+    assert cells["date_of_loss"].value == "2025-09-19"
+    assert cells["deductible"].value == 250.0 and cells["deductible"].rule == "excess_sentence"
+    assert cells["claim_type"].value == "auto"  # the second title line names it
+    assert_offsets(text, CLAIM_FULL)
+    # two titles naming two kinds, two excesses: empty
+    torn = text.replace("Motor Claim Form", "Motor Claim Form\nTheft Claim Form")
+    assert "claim_type" not in values(torn, CLAIM_FULL)
+    two = text + "The excess is £500 for young drivers.\n"
+    assert "deductible" not in values(two, CLAIM_FULL)
+
+
+def test_the_one_address_inside_a_labelled_value() -> None:
+    text = "Claim No: C-1\nEmail: Sandra Pike, Office Manager - office@ridgeback.example\n"
+    cell = extract(text, CLAIM)["contact_email"]
+    assert cell.value == "office@ridgeback.example"
+    assert_offsets(text, CLAIM)
+    two = text.replace("office@ridgeback.example", "a@ridgeback.example / b@ridgeback.example")
+    assert "contact_email" not in values(two, CLAIM)

@@ -82,6 +82,7 @@ RULE_CONFIDENCE: dict[str, float] = {
     "mail_date": 0.8,
     "id_mention": 0.82,
     "amount_sentence": 0.8,
+    "excess_sentence": 0.8,
     "loss_sentence": 0.82,
     "reported_sentence": 0.82,
     "injury_sentence": 0.82,
@@ -626,6 +627,23 @@ def amount_sentence(ctx: Context, field: FieldSpec) -> Found | None:
     return _unique(found, lambda f: repr(f.value))
 
 
+_EXCESS_SENTENCE = re.compile(
+    r"\b(?:excess|deductible)\s+(?:is|of|will\s+be|amounts\s+to|applies\s+of)\s+"
+    r"(?P<money>(?:[A-Z]{3}\s?|[$€£])?\d[\d,]*(?:\.\d{2})?)(?![\d%])", re.IGNORECASE)
+
+
+def excess_sentence(ctx: Context, field: FieldSpec) -> Found | None:
+    """``The policy excess is £250.``: the deductible a sentence states. Two differ: empty."""
+    found: list[Found] = []
+    for i, line in enumerate(ctx.lines):
+        for m in _EXCESS_SENTENCE.finditer(line):
+            raw = m.group("money")
+            parsed = parse_scored(field, raw, Hints())
+            if parsed is not None:
+                found.append(Found(raw, i + 1, m.start("money"), "excess_sentence", parsed[0]))
+    return _unique(found, lambda f: repr(f.value))
+
+
 def contact_email(ctx: Context, field: FieldSpec) -> Found | None:
     """The claimant's e-mail: as for a customer (address block, ``sent to``), else the sender
     of a claim e-mail."""
@@ -633,12 +651,17 @@ def contact_email(ctx: Context, field: FieldSpec) -> Found | None:
 
 
 _MONTH_WORD = r"(?:\d|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)"
+_LOSS_VERBS = (r"(?:occurred|happened|took\s+place|broken\s+into|burgled|stolen|damaged|"
+               r"destroyed|caught\s+fire|flooded|collided|crashed|burst|failed|leaked|escaped|"
+               r"collapsed|broke|started|fell|slipped)")
 _LOSS_SENTENCE = re.compile(
-    r"\b(?:occurred|happened|took\s+place|broken\s+into|burgled|stolen|damaged|destroyed|"
-    r"caught\s+fire|flooded|collided|crashed|burst|failed|leaked|escaped|collapsed|broke|"
-    r"started|fell|slipped)(?:\s+in\s+the\s+\w+)?\s+on\s+(?:the\s+)?(?P<rest>"
+    r"\b" + _LOSS_VERBS + r"(?:\s+in\s+the\s+\w+)?\s+on\s+(?:the\s+)?(?P<rest>"
     + _MONTH_WORD + r".*)",
     re.IGNORECASE)
+_LOSS_LEAD = re.compile(
+    r"(?:^|[.!?]\s+)On\s+(?:the\s+)?(?P<rest>" + _MONTH_WORD + r"[^.;!?]{0,30}?\d{4}"
+    r"[^.;!?]{0,80}?\b" + _LOSS_VERBS + r"\b.*)", re.IGNORECASE)
+"""``On 19 September 2025 a washing machine hose failed``: the date first, then the loss."""
 _REPORTED_SENTENCE = re.compile(
     r"\b(?:notif(?:ied|ying)\s+us(?:\s+of\s+(?:your|the|this)\s+(?:claim|loss|incident))?|"
     r"(?:claim|loss|incident)\s+was\s+(?:reported|notified|lodged|received|submitted)"
@@ -721,16 +744,21 @@ def police_sentence(ctx: Context, field: FieldSpec) -> Found | None:
 
 def title_claim_type(ctx: Context, field: FieldSpec) -> Found | None:
     """A claim's kind named by its title or its e-mail subject: ``Vehicle Incident Report``
-    -> ``auto``, ``Subject: stolen bicycle`` -> ``theft``. Only the first title-like line
-    (or the subject); a title naming two kinds gives nothing."""
+    -> ``auto``, ``Subject: stolen bicycle`` -> ``theft``. Only the first three title-like
+    lines (or the subject); titles naming two kinds give nothing."""
     headers = _mail_headers(ctx)
     if "subject" in headers:
         i, text = headers["subject"]
     else:
-        first = next((j for j, t in enumerate(ctx.clean[:_LETTERHEAD_LINES]) if t), None)
-        if first is None or ":" in ctx.clean[first] or len(ctx.clean[first].split()) > 8:
-            return None
-        i, text = first, ctx.clean[first]
+        titles = [j for j, t in enumerate(ctx.clean[:_LETTERHEAD_LINES])
+                  if t and ":" not in t and len(t.split()) <= 8][:_TITLE_SKIP]
+        found: list[Found] = []
+        for j in titles:  # ``CROWNSHIELD INSURANCE`` then ``Motor Claim Form``
+            value = enum_from_phrase(ctx.clean[j], field.values or [], _value_aliases(field))
+            hit = _at(ctx, j, ctx.clean[j], "title_claim_type", value) if value else None
+            if hit is not None:
+                found.append(hit)
+        return _unique(found, lambda f: f.value)
     value = enum_from_phrase(text, field.values or [], _value_aliases(field))
     if value is None:
         return None
@@ -866,7 +894,10 @@ RULES: dict[str, tuple[frozenset[FieldType], Rule]] = {
     "due_date": (frozenset({FieldType.DATE}), due_sentence),
     "customer_email": (frozenset({FieldType.EMAIL}), customer_email),
     "contact_email": (frozenset({FieldType.EMAIL}), contact_email),
-    "loss_date": (frozenset({FieldType.DATE}), _date_sentence(_LOSS_SENTENCE, "loss_sentence")),
+    "loss_date": (frozenset({FieldType.DATE}), _first_of(
+        _date_sentence(_LOSS_SENTENCE, "loss_sentence"),
+        _date_sentence(_LOSS_LEAD, "loss_sentence"))),
+    "deductible": (frozenset({FieldType.NUMBER, FieldType.CURRENCY}), excess_sentence),
     "reported_date": (frozenset({FieldType.DATE}), _first_of(
         _date_sentence(_REPORTED_SENTENCE, "reported_sentence"), mail_date)),
     "insured_name": (frozenset({FieldType.STRING}), sender_name),
