@@ -370,3 +370,49 @@ def test_the_one_address_inside_a_labelled_value() -> None:
     assert_offsets(text, CLAIM)
     two = text.replace("office@ridgeback.example", "a@ridgeback.example / b@ridgeback.example")
     assert "contact_email" not in values(two, CLAIM)
+
+
+# ------------------------------------------------------------------------------ last round
+def test_pounds_or_euros_make_slash_dates_day_first() -> None:
+    uk = "HOLLOWAY HARDWARE\nReceipt No: 2-118\nDate: 03/10/2025\nTotal (inc VAT)  £14.72\n"
+    assert values(uk)["invoice_date"] == "2025-10-03"
+    us = uk.replace("£", "$")
+    assert values(us)["invoice_date"] == "2025-03-10"  # the documented US reading
+    mixed = uk + "Equivalent: $18.40\n"  # both currencies: no evidence
+    assert values(mixed)["invoice_date"] == "2025-03-10"
+
+
+def test_a_short_title_ending_in_bill_is_an_invoice() -> None:
+    assert detect_kind(["Riverside Water Authority", "Water & Sewer Bill"]) == "invoice"
+
+
+def test_a_sentence_that_says_it_is_unpaid() -> None:
+    text = ("INVOICE\nTotal: £1,440.00\n\n"
+            "Our records show that invoice BP-2025-0931 is still unpaid.\n")
+    cells = extract(text)
+    assert cells["paid"].value is False
+    assert cells["invoice_number"].value == "BP-2025-0931"
+    both = text + "Our bank tells us the invoice has been paid in full this morning.\n"
+    assert "paid" not in values(both)
+
+
+def test_mail_headers_are_not_document_fields() -> None:
+    text = ("From: Accounts <accounts@brightpath.example>\nTo: Ops <ops@larchmont.example>\n"
+            "Date: Mon, 15 Sep 2025 10:02:11 +0100\nSubject: Reminder: invoice BP-1 is overdue\n\n"
+            "Invoice BP-1 was issued on 14 August 2025.\n")
+    cells = extract(text)
+    assert not cells["invoice_date"].filled  # the e-mail's date is not the invoice's
+    assert cells["invoice_number"].value == "BP-1"  # named in the subject
+    assert cells["customer_email"].value == "ops@larchmont.example"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "method"),
+    [("Pay online, by phone, or mail a check with the stub below.", None),
+     ("We'll collect this by Direct Debit on or after 25/06/2025.", "direct_debit"),
+     ("Please transfer the total to IBAN DE89 3704 0044 0532 0130 00.", "bank_transfer"),
+     ("Payé par CB", "card")],
+)
+def test_payment_choices_and_other_languages(sentence: str, method: str | None) -> None:
+    text = f"INVOICE\nInvoice No: A-1\nTotal: €5.00\n\n{sentence}\n"
+    assert values(text).get("payment_method") == method

@@ -40,7 +40,7 @@ from worker.extraction.lexicon import (
 )
 from worker.extraction.prose import name_run
 from worker.extraction.types import LENIENT, Hints, parse_scored, unit_in_label
-from worker.extraction.unlabelled import SENT_TO, Context, Found, find
+from worker.extraction.unlabelled import SENT_TO, Context, Found, find, mail_header_lines
 from worker.extraction.values import (
     CHECKED,
     checked_option,
@@ -541,6 +541,10 @@ class BuiltinExtractor:
         found = collect(doc, fields, extra_labels(fields, roles, kind))
         day_first = infer_day_first(doc.text)
         ctx = Context(lines, kind)
+        headers = mail_header_lines(ctx)
+        if headers:  # an e-mail's ``Date:``/``From:`` are the message's, not the document's
+            found = {name: [c for c in candidates if c.pair.line not in headers]
+                     for name, candidates in found.items()}
         judge = Judge(roles, _issuer_emails(ctx))
         starts = [0]
         starts += [i + 1 for i, ch in enumerate(doc.text) if ch == "\n"]

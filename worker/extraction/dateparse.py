@@ -120,13 +120,21 @@ _ANY_NUMERIC = re.compile(r"(?<![\d/.-])(\d{1,2})([-/.])(\d{1,2})\2(?:\d{4}|\d{2
 
 
 def infer_day_first(text: str) -> dict[str, bool]:
-    """Per separator, whether this document writes day before month (from unambiguous dates)."""
+    """Per separator, whether this document writes day before month: from its unambiguous
+    dates, else, for ``/``, from its money (pounds or euros and no dollar: day first)."""
     votes: dict[str, set[bool]] = {}
     for m in _ANY_NUMERIC.finditer(text):
         a, sep, b = int(m.group(1)), m.group(2), int(m.group(3))
         if (a > 12) != (b > 12):
             votes.setdefault(sep, set()).add(a > 12)
-    return {sep: next(iter(v)) for sep, v in votes.items() if len(v) == 1}
+    found = {sep: next(iter(v)) for sep, v in votes.items() if len(v) == 1}
+    if "/" not in votes and _DAY_FIRST_MONEY.search(text) and not _DOLLAR.search(text):
+        found["/"] = True  # pounds or euros and no dollar: a British or European document
+    return found
+
+
+_DAY_FIRST_MONEY = re.compile(r"[£€]|\b(?:GBP|EUR)\b")
+_DOLLAR = re.compile(r"\$|\bUSD\b")
 
 
 def parse_date_text(

@@ -203,6 +203,8 @@ def _title_kind(part: str, lex: Lexicon) -> str | None:
         if toks in keys or canonical(toks) in keys or (
                 len(toks) > 1 and any(toks[-k:] in keys for k in (2, 3))):
             return kind
+    if 1 < len(toks) <= 4 and toks[-1] == "bill":
+        return "invoice"  # a title ``Water & Sewer Bill``, ``Your Phone Bill``
     return None
 
 

@@ -60,7 +60,8 @@ SENT_TO = re.compile(
 """An address the document says it writes to (the recipient's): never ``contact us at``."""
 _PAY_CUES = frozenset({"paid", "pay", "payment", "collected", "charged", "debited", "tender",
                        "tendered", "ending", "method", "via", "using", "collect", "charge",
-                       "payable", "autopay"})
+                       "payable", "autopay", "transfer", "remit", "payé", "pagado", "bezahlt",
+                       "réglé", "regle"})
 _MASKED = re.compile(r"[*xX\u2022]{4}")
 _LETTERHEAD_LINES = 5
 _TITLE_SKIP = 3
@@ -278,6 +279,10 @@ def paid(ctx: Context, field: FieldSpec) -> Found | None:
                 stamps.append(found)
         else:
             sentences += _paid_sentences(ctx, i)
+    for i, line in enumerate(ctx.lines):
+        m = _UNPAID_SENTENCE.search(line)
+        if m is not None:
+            sentences.append(Found(m.group(), i + 1, m.start(), "paid_sentence", False))
     for group in (stamps, sentences):
         if group:
             return _unique(group, lambda f: f.value)
@@ -299,6 +304,13 @@ _LEDGER_AMOUNT = re.compile(
 """A negative amount (``-£118.20``, ``(118.20)``): the line is a ledger entry for an earlier
 payment (``Payment received 06 Jan - thank you   -£118.20`` on a bill), not this document's
 state."""
+
+
+_UNPAID_SENTENCE = re.compile(
+    r"\b(?:is|are|remains?|still)\s+(?:still\s+)?(?:unpaid|overdue|outstanding|past\s+due)\b",
+    re.IGNORECASE)
+"""``invoice BP-1 is still unpaid``, ``remains outstanding``: a sentence saying it is not paid
+(a paid sentence elsewhere in the document makes the two disagree: empty)."""
 
 
 def _paid_sentences(ctx: Context, i: int) -> list[Found]:
@@ -456,7 +468,7 @@ def recipient_email(ctx: Context) -> Found | None:
 
 
 _INVOICE_MENTION = re.compile(
-    r"(?:^subject:\s*(?:(?:re|fwd?|aw|wg)\s*:\s*)*|\b(?:my|our|the|this|attached|enclosed|your)\s+)"
+    r"(?:^subject:[^@\n]{0,40}?|\b(?:my|our|the|this|that|attached|enclosed|your)\s+)"
     r"invoice\s+(?:(?:no|nr|number|num)\.?\s*|#\s*)?:?\s*"
     r"(?P<id>(?=[A-Z0-9/-]*\d)[A-Z0-9][A-Z0-9/-]{2,30})(?![\w.,%/-]*\d)(?!\s*%)",
     re.IGNORECASE)
@@ -531,6 +543,22 @@ def _mail_headers(ctx: Context) -> dict[str, tuple[int, str]]:
 
 _FORWARD_MARK = re.compile(r"^[-_=\s>]*(?:forwarded\s+message|original\s+message|begin\s+"
                            r"forwarded\s+message)\b", re.IGNORECASE)
+
+
+def mail_header_lines(ctx: Context) -> frozenset[int]:
+    """1-based lines of an e-mail's header block(s) at the top and under a forward mark."""
+    out: set[int] = set()
+    starts = [0] + [i + 1 for i, t in enumerate(ctx.clean) if _FORWARD_MARK.search(t)]
+    for start in starts:
+        block: dict[int, str] = {}
+        for i in range(start, min(len(ctx.clean), start + _HEADER_LINES)):
+            m = _HEADER_FIELD.fullmatch(ctx.clean[i])
+            if m:
+                block[i] = m.group("name").casefold()
+        names = set(block.values())
+        if "from" in names and names & {"to", "subject"}:
+            out.update(i + 1 for i in block)
+    return frozenset(out)
 
 
 def sender_email(ctx: Context) -> Found | None:
@@ -786,6 +814,8 @@ def payment_sentence(ctx: Context, field: FieldSpec) -> Found | None:
                 continue
             if ":" in sentence:  # a labelled pair, read (or refused) by the label rules
                 continue
+            if "or" in tokens(_ON_OR_AFTER.sub(" ", sentence)):
+                continue  # ``Pay online, by phone, or mail a check``: a choice, not a record
             value = enum_from_phrase(sentence, values, _value_aliases(field))
             if value is not None:
                 found.append(Found(sentence.strip(), i + 1, line.find(sentence.strip()),
@@ -793,6 +823,7 @@ def payment_sentence(ctx: Context, field: FieldSpec) -> Found | None:
     return _unique(found, lambda f: f.value)
 
 
+_ON_OR_AFTER = re.compile(r"\bon\s+or\s+(?:just\s+)?(?:after|before|about)\b", re.IGNORECASE)
 _TENDER = re.compile(r"^\s*(?P<words>[^\W\d_][^\d:]{0,24}?)\s+[$€£¥]?\s*\d[\d,.]*\s*$")
 
 
