@@ -20,7 +20,7 @@ METHODS = {"label", "lexicon", "fuzzy", "rule"}
 def test_every_sample_set_is_checked() -> None:
     names = {p.relative_to(ROOT / "samples").as_posix() for p in SETS}
     assert {"invoices", "holdout", "unseen", "claims", "forms", "generated/tuning",
-            "generated/heldout", "kinds"} <= names
+            "generated/heldout", "kinds", "everyday"} <= names
 
 
 @pytest.mark.parametrize("folder", SETS, ids=lambda p: p.relative_to(ROOT / "samples").as_posix())

@@ -40,7 +40,7 @@ from worker.extraction.lexicon import (
 )
 from worker.extraction.prose import name_run
 from worker.extraction.types import LENIENT, Hints, parse_scored, unit_in_label
-from worker.extraction.unlabelled import Context, Found, find
+from worker.extraction.unlabelled import SENT_TO, Context, Found, find, mail_header_lines
 from worker.extraction.values import (
     CHECKED,
     checked_option,
@@ -155,10 +155,18 @@ def _expand(pair: Pair, index: LabelIndex) -> list[Pair]:
             break
         pos, label, value, known = inner
         if not known:
+            head = _DELIMITED.match(current.value[:pos])
+            if head is not None:  # ``Invoice #: PAB-1 — Claim no.: C-9``: the dash ends it
+                return [*out, _with(current, head.group("value"))]
             return [*out, _with(current, current.value, messy=True)]
         out.append(_with(current, current.value[:pos].strip()))
         current = Pair(label, value, current.line, current.text, current.layout)
     return [*out, current]
+
+
+_DELIMITED = re.compile(r"(?P<value>\S.*?)\s+[\u2014\u2013\u00b7|;]\s*$")
+"""A value closed by a dash, middle dot, bar or semicolon before the next (unknown) label:
+where the value ends is then printed, not guessed."""
 
 
 def _with(pair: Pair, value: str, messy: bool = False) -> Pair:
@@ -202,8 +210,9 @@ def _checkbox_leads(
             yield Pair(pair.label[: hit[1]], pair.value, pair.line, pair.text, "checkbox_lead")
 
 
+_BILINGUAL = re.compile(r"\s+/\s+")
 _RATE_IN_LABEL = re.compile(
-    r"\s*(?:[(\[]\s*)?(?:@|at\s+)?\s*(?P<rate>\d{1,3}(?:[.,]\d{1,3})?)\s*%\s*(?:[)\]])?")
+    r"\s*(?:[(\[]\s*)?(?:@|at\s+)?\s*(?P<pct>(?P<rate>\d{1,3}(?:[.,]\d{1,3})?)\s*%)\s*(?:[)\]])?")
 
 
 def _split_rate(pair: Pair) -> list[Pair]:
@@ -213,11 +222,16 @@ def _split_rate(pair: Pair) -> list[Pair]:
     m = _RATE_IN_LABEL.search(pair.label)
     if m is None or m.start() == 0 or pair.layout in ("defined", "checkbox"):
         return [pair]
-    base = (pair.label[: m.start()] + " " + pair.label[m.end() :]).strip(" :-")
+    rates = {r.group("rate") for r in _RATE_IN_LABEL.finditer(pair.label)}
+    if len(rates) > 1:  # ``5% ... 20%``: which rate the amount is at is unclear
+        return [pair]
+    base = " ".join(_RATE_IN_LABEL.sub(" ", pair.label).split()).strip(" :-")
+    # ``zzgl. 19 % MwSt. / plus 19 % VAT``: the bilingual label states its one rate twice
     if not base or not base[0].isalpha():
         return [pair]
     amount = Pair(base, pair.value, pair.line, pair.text, pair.layout, pair.messy)
-    rate = Pair(f"{base} rate", f"{m.group('rate')}%", pair.line, pair.text, pair.layout)
+    rate_label = " / ".join(f"{half.strip(' :-')} rate" for half in _BILINGUAL.split(base))
+    rate = Pair(rate_label, m.group("pct"), pair.line, pair.text, pair.layout)
     return [amount, rate]
 
 
@@ -501,6 +515,8 @@ def _issuer_emails(ctx: Context) -> frozenset[str]:
     for i, line in enumerate(ctx.lines):
         if "@" not in line:
             continue
+        if SENT_TO.search(line):  # ``correspond with our client at ...``: the other party
+            continue
         before = line.split("@", 1)[0]
         prose = ":" not in before and "\uff1a" not in before
         if i in ctx.letterhead or (prose and set(tokens(before)) & _ISSUER_CUES):
@@ -525,6 +541,10 @@ class BuiltinExtractor:
         found = collect(doc, fields, extra_labels(fields, roles, kind))
         day_first = infer_day_first(doc.text)
         ctx = Context(lines, kind)
+        headers = mail_header_lines(ctx)
+        if headers:  # an e-mail's ``Date:``/``From:`` are the message's, not the document's
+            found = {name: [c for c in candidates if c.pair.line not in headers]
+                     for name, candidates in found.items()}
         judge = Judge(roles, _issuer_emails(ctx))
         starts = [0]
         starts += [i + 1 for i, ch in enumerate(doc.text) if ch == "\n"]

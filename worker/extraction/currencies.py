@@ -56,10 +56,13 @@ def take_suffix(text: str) -> tuple[str | None, str]:
 
 
 def code_in_label(label: str) -> str | None:
-    """A currency named in a label's parentheses, e.g. ``Total (EUR)`` or ``Amount ($)``."""
+    """A currency named in a label's parentheses, e.g. ``Total (EUR)`` or ``Amount ($)``, or
+    as its last word in capitals (``TOTAL CAD``)."""
     start, end = label.rfind("("), label.rfind(")")
     if start < 0 or end < start:
-        return None
+        words = label.rstrip(" :").split()  # ``TOTAL CAD``, ``Total EUR``: a bare code last
+        last = words[-1] if len(words) >= 2 else ""
+        return last if len(last) == 3 and last.isupper() and last in CODES else None
     inner = label[start + 1:end].strip()
     if inner in SYMBOLS:
         return SYMBOLS[inner]

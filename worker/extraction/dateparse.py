@@ -36,23 +36,44 @@ for _number, _names in enumerate(
 ):
     for _name in _names.split():
         MONTHS[_name] = _number
+for _number, _names in enumerate(
+    ["janvier janv januar jän jaenner enero ene gennaio januari",
+     "février fevrier févr fevr februar febrero febbraio februari",
+     "mars märz maerz marzo maart",
+     "avril avr abril aprile",
+     "mai mayo maggio mei",
+     "juin juni junio giugno",
+     "juillet juil juli julio luglio",
+     "août aout agosto augustus",
+     "septembre septiembre setiembre settembre",
+     "octobre okt oktober octubre ottobre",
+     "novembre noviembre",
+     "décembre decembre dez dezember diciembre dicembre"],
+    start=1,
+):
+    for _name in _names.split():  # French, German, Spanish, Italian, Dutch names
+        MONTHS.setdefault(_name, _number)
 
 _ARTICLE = re.compile(r"^(?:on\s+)?(?:the\s+)(?=\d)", re.I)
 """``the 9th of March 2025``, ``on the 3rd of May 2024``: the words a letter puts first."""
-_WEEKDAY = re.compile(r"^(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*\.?,?\s+", re.I)
+_WEEKDAY = re.compile(
+    r"^(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|lundi|mardi|mercredi|jeudi|vendredi|"
+    r"samedi|dimanche|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|lunes|martes|"
+    r"miércoles|miercoles|jueves|viernes|sábado|sabado|domingo)[a-z]*\.?,?\s+", re.I)
 _TIME = re.compile(
     r"(?:[T\s]+|,\s*)(?:at\s+)?\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[ap]\.?m\.?)?\s*"
     r"(?:z|utc|gmt|[+-]\d{2}:?\d{2})?$",
     re.I,
 )
-_ORD = r"(?:st|nd|rd|th)?"
+_ORD = r"(?:st|nd|rd|th|er)?"  # ``1er mai`` (French) too
 _YMD = re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})")
 _NUMERIC = re.compile(r"(\d{1,2})([-/.])(\d{1,2})\2(\d{4}|\d{2})")
 _DAY_MONTH_YEAR = re.compile(
-    rf"(\d{{1,2}}){_ORD}(?:\s+of)?[\s\-./]*([a-z]+)\.?,?[\s\-./]*(\d{{4}})", re.I
+    rf"(\d{{1,2}}){_ORD}\.?(?:\s+(?:of|de)(?=\s))?[\s\-./]*([^\W\d_]+)\.?,?"
+    rf"(?:\s+de(?=\s))?[\s\-./]*(\d{{4}})", re.I
 )
-_MONTH_DAY_YEAR = re.compile(rf"([a-z]+)\.?[\s\-./]*(\d{{1,2}}){_ORD},?[\s\-./]+(\d{{4}})", re.I)
-_YEAR_MONTH_DAY = re.compile(r"(\d{4})[\s\-./]*([a-z]+)\.?[\s\-./]*(\d{1,2})", re.I)
+_MONTH_DAY_YEAR = re.compile(rf"([^\W\d_]+)\.?[\s\-./]*(\d{{1,2}}){_ORD},?[\s\-./]+(\d{{4}})", re.I)
+_YEAR_MONTH_DAY = re.compile(r"(\d{4})[\s\-./]*([^\W\d_]+)\.?[\s\-./]*(\d{1,2})", re.I)
 
 
 def _make(year: int, month: int, day: int) -> str | None:
@@ -99,13 +120,21 @@ _ANY_NUMERIC = re.compile(r"(?<![\d/.-])(\d{1,2})([-/.])(\d{1,2})\2(?:\d{4}|\d{2
 
 
 def infer_day_first(text: str) -> dict[str, bool]:
-    """Per separator, whether this document writes day before month (from unambiguous dates)."""
+    """Per separator, whether this document writes day before month: from its unambiguous
+    dates, else, for ``/``, from its money (pounds or euros and no dollar: day first)."""
     votes: dict[str, set[bool]] = {}
     for m in _ANY_NUMERIC.finditer(text):
         a, sep, b = int(m.group(1)), m.group(2), int(m.group(3))
         if (a > 12) != (b > 12):
             votes.setdefault(sep, set()).add(a > 12)
-    return {sep: next(iter(v)) for sep, v in votes.items() if len(v) == 1}
+    found = {sep: next(iter(v)) for sep, v in votes.items() if len(v) == 1}
+    if "/" not in votes and _DAY_FIRST_MONEY.search(text) and not _DOLLAR.search(text):
+        found["/"] = True  # pounds or euros and no dollar: a British or European document
+    return found
+
+
+_DAY_FIRST_MONEY = re.compile(r"[£€]|\b(?:GBP|EUR)\b")
+_DOLLAR = re.compile(r"\$|\bUSD\b")
 
 
 def parse_date_text(

@@ -41,6 +41,7 @@ for the LLM extractor) and would cause false matches.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Iterable, Sequence
@@ -50,6 +51,7 @@ from rapidfuzz import fuzz, process
 
 from shared.models import FieldSpec
 from shared.status import FieldType
+from worker.extraction.currencies import CODES
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _TOKEN = re.compile(r"[^\W_]+|[#%]")
@@ -138,13 +140,45 @@ def _reorder(toks: tuple[str, ...]) -> tuple[str, ...]:
     return (*tail, *head) if head and tail else toks
 
 
+ABBREVIATIONS = {"amt": "amount", "inv": "invoice", "pmt": "payment", "pymt": "payment",
+                 "acct": "account", "tot": "total", "qty": "quantity", "cust": "customer"}
+"""Common abbreviations in labels, read as the word: ``Amt due`` = ``Amount due``."""
+
+
 def canonical(toks: tuple[str, ...]) -> tuple[str, ...]:
     """The word-order and synonym-free form of a label (see the module docstring)."""
+    toks = tuple(ABBREVIATIONS.get(t, t) for t in toks)
     toks = _reorder(tuple("%" if t in _PERCENT else t for t in toks))
     if len(toks) > 1 and toks[-1] in REF_WORDS:
         toks = (*toks[:-1], "#")
     if toks and toks[-1] in ID_WORDS:
         toks = (*toks[:-1], "#")
+    return toks
+
+
+TRIMMED = 0.95
+"""Factor for a label read without its leading/trailing qualifier words (see
+:func:`trim_qualifiers`)."""
+LEAD_QUALIFIERS = frozenset({"plus", "add", "incl", "including", "zzgl", "inkl",
+                             "thereof", "davon", "dont", "less", "minus", "zuzüglich",
+                             "inklusive"})
+"""Words that open a label without changing what it names: ``plus VAT``, ``zzgl. MwSt.``,
+``less Discount`` (the amount's sign is the value's business, not the label's)."""
+_TAX_WORDS = frozenset({"vat", "tax", "taxes", "gst", "hst", "mwst", "ust", "tva", "iva"})
+
+
+def trim_qualifiers(toks: tuple[str, ...]) -> tuple[str, ...]:
+    """``of which VAT`` -> ``vat``, ``plus VAT`` -> ``vat``, ``Total CAD`` -> ``total``,
+    ``Total incl. VAT`` -> ``total``. Never ``excl. VAT``: a total without tax is a subtotal."""
+    if toks[:2] == ("of", "which"):
+        toks = toks[2:]
+    while toks and toks[0] in LEAD_QUALIFIERS:
+        toks = toks[1:]
+    if len(toks) >= 2 and len(toks[-1]) == 3 and toks[-1].upper() in CODES:
+        toks = toks[:-1]  # ``TOTAL CAD``: the currency is a hint, not part of the label
+    if len(toks) >= 3 and toks[-2] in {"incl", "including", "inc", "inkl"} and (
+            toks[-1] in _TAX_WORDS):
+        toks = toks[:-2]
     return toks
 
 
@@ -287,7 +321,14 @@ class LabelIndex:
             found = (self.variants.get(key) or self.lexicon.get(key)
                      or self.lexicon_compact.get("".join(toks))
                      or self._filler(toks) or self.dropped.get(key))
-        return found or self._qualified(toks) or self._fuzzy(toks)
+        found = found or self._qualified(toks) or self._fuzzy(toks)
+        if found is None:
+            trimmed = trim_qualifiers(toks)
+            if trimmed != toks and trimmed:
+                inner = self._lookup(" ".join(trimmed))
+                if inner is not None:
+                    found = dataclasses.replace(inner, quality=inner.quality * TRIMMED)
+        return found
 
     def _fuzzy(self, toks: tuple[str, ...]) -> LabelMatch | None:
         """A misspelt or squeezed label (``Invoce Number``, ``Subtotl``): the one known label

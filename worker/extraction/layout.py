@@ -84,6 +84,14 @@ class Analysis:
     openings: list[Opening] = field(default_factory=list)
 
 
+_RATE = re.compile(r"[(\[]?\s*\d{1,3}(?:[.,]\d{1,3})?\s*%\s*[)\]]?")
+"""A rate inside a label (``VAT (20%)``): the only digits a heading label may carry."""
+
+
+_HASH_LABEL = re.compile(r"[^\W\d_][^\W\d_ .]*(?:[ .]+[^\W\d_]+){0,2}\.?\s?#\s*\w")
+"""A cell that is ``Label# value`` / ``Label #value`` (at most three words before ``#``)."""
+
+
 def clean_line(line: str) -> str:
     """Drop list bullets, heading marks and emphasis: ``- **Total:** 5`` -> ``Total: 5``."""
     return _EMPHASIS.sub("", _BULLET.sub("", line, count=1)).strip()
@@ -207,8 +215,8 @@ class _Analyzer:
         item = _CHECKBOX_ITEM.fullmatch(text)
         if item:
             self.add(item.group("label"), item.group("mark"), i, "checkbox")
-        elif _label_like(text) and not any(ch.isdigit() for ch in text):
-            self._below(i, text, "heading")
+        elif _label_like(text) and not any(ch.isdigit() for ch in _RATE.sub("", text)):
+            self._below(i, text, "heading")  # ``VAT (20%)`` alone, its amount below
 
     def _below(self, i: int, label: str, layout: str) -> None:
         j = _next_line(self.lines, i)
@@ -263,6 +271,9 @@ class _Analyzer:
                 if not any(ch.isdigit() for ch in _RATE.sub("", row[k])):
                     self.add(row[k], row[k + 1], i, "table")
         self.out.openings.append(Opening(row[0], i + 1, self.raw[i]))
+        for cell in row[1:]:  # ``Pump 06      Trans# 118830``: a ``#`` ends a later label
+            if _HASH_LABEL.match(cell):
+                self.out.openings.append(Opening(cell, i + 1, self.raw[i]))
 
 
 def _marked_run(cells: list[str]) -> list[str]:

@@ -162,7 +162,8 @@ def extra_labels(
 
 
 _WORDS = re.compile(r"[^\W\d_]+")
-_TITLE_DASH = re.compile(r"\s+[\u2014\u2013|-]\s+")
+_TITLE_DASH = re.compile(r"\s+[\u2014\u2013|/-]\s+")
+"""Splits a title into parts: ``Acme Ltd — Service Agreement``, bilingual ``FACTURE / INVOICE``."""
 _PARENTHESIZED = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
 
 
@@ -202,6 +203,8 @@ def _title_kind(part: str, lex: Lexicon) -> str | None:
         if toks in keys or canonical(toks) in keys or (
                 len(toks) > 1 and any(toks[-k:] in keys for k in (2, 3))):
             return kind
+    if 1 < len(toks) <= 4 and toks[-1] == "bill":
+        return "invoice"  # a title ``Water & Sewer Bill``, ``Your Phone Bill``
     return None
 
 
@@ -254,10 +257,15 @@ def enum_from_phrase(
     if not found:
         return None
     longest = max(found, key=lambda f: len(f[0]))
-    rivals = {v for p, v in found if v != longest[1] and not _contains(longest[0], p)}
+    rivals = {v for p, v in found if v != longest[1] and not _contains(longest[0], p)
+              and not (len(longest[0]) > 1 and p in _WEAK_PHRASES)}
     beyond = [p for p in other if len(p) >= len(longest[0]) and not _contains(longest[0], p)]
     return None if rivals or beyond else longest[1]
 
+
+_WEAK_PHRASES = frozenset({("bank",), ("iban",), ("account",)})
+"""One-word phrases that only hint at a value: ``collected by Direct Debit from your bank
+account`` is a direct debit; a phrase of two or more words of another value outweighs them."""
 
 PhraseIndex = dict[str, list[tuple[Key, str]]]
 

@@ -133,7 +133,16 @@ def _clean(raw: str) -> str | None:
             text = text[1:-1].strip()
     if not text or len(text) > MAX_VALUE_CHARS or text.casefold() in PLACEHOLDERS:
         return None
+    if _PENDING.fullmatch(text):
+        return None
     return text
+
+
+_PENDING = re.compile(
+    r"[(\[]?\s*(?:to\s+be\s+(?:assigned|advised|confirmed|determined|allocated|issued)|"
+    r"not\s+(?:yet\s+)?(?:assigned|known|issued|allocated)|pending|awaiting|tbc|t\.b\.[acd]\.?|"
+    r"unassigned|will\s+be\s+(?:assigned|advised|issued))\s*[)\]]?\.?", re.IGNORECASE)
+"""A value that says it is not there yet: ``(to be assigned)``, ``Pending``, ``TBC``."""
 
 
 def _as_number(value: Decimal) -> float:
@@ -218,6 +227,12 @@ def _date(text: str, field: FieldSpec, hints: Hints | None = None) -> Scored | N
     return iso, LENIENT if ambiguous else 1.0
 
 
+_EMAIL_INSIDE = re.compile(r"(?:^|[-\u2013\u2014,;:(\[|/]\s*)([A-Za-z0-9._%+-]+@[A-Za-z0-9-]+"
+                           r"(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24})(?![\w@-])")
+"""An address set off inside a longer value by a dash, comma, colon or bracket (never just a
+space: ``a b@c.com`` is no address)."""
+
+
 def _email(text: str, field: FieldSpec) -> Scored | None:
     quality = 1.0
     candidate = text
@@ -226,6 +241,11 @@ def _email(text: str, field: FieldSpec) -> Scored | None:
     if m := _NAMED_EMAIL.fullmatch(candidate):
         candidate, quality = m.group(1), LENIENT
     candidate = candidate.strip().rstrip(".")
+    if not _EMAIL.fullmatch(candidate):
+        inside = _EMAIL_INSIDE.findall(candidate) if len(candidate) <= 120 else []
+        if len(inside) != 1:  # ``Sandra Pike, Office Manager - office@x.example``: the one
+            return None       # address in a labelled value; two addresses are a tie
+        candidate, quality = inside[0].rstrip("."), LENIENT
     if not _EMAIL.fullmatch(candidate) or ".." in candidate:
         return None
     local, _, domain = candidate.rpartition("@")

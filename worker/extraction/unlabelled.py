@@ -48,14 +48,20 @@ _CUSTOMER_CUES = frozenset({"bill", "billed", "customer", "client", "sold", "shi
                             "recipient", "purchaser"})
 _VENDOR_CUES = frozenset({"questions", "contact", "support", "remit", "remittance", "our",
                           "vendor", "supplier", "seller", "from", "merchant", "help"})
-_SENT_TO = re.compile(
+SENT_TO = re.compile(
     r"\b(?:e-?mailed|sent|emailed)\s+to\s+(?:(?:you|the\s+(?:insured|claimant|policyholder|"
     r"customer|client))\s+at\s+)?(?P<email>\S+@\S+)"
     r"|\b(?:write|reply|respond|contact|reach|e-?mail)\s+(?:to\s+)?(?:you|me|the\s+(?:insured|"
-    r"claimant|policyholder))\s+(?:at|on|via)\s+(?P<them>\S+@\S+)", re.IGNORECASE)
+    r"claimant|policyholder))\s+(?:at|on|via)\s+(?P<them>\S+@\S+)"
+    r"|\b(?:correspond|communicate|deal)\s+with\s+(?:our\s+client|the\s+(?:insured|claimant|"
+    r"policyholder)|them|him|her|me)\s+(?:directly\s+)?(?:at|on|via)\s+(?P<client>\S+@\S+)"
+    r"|\b(?:sent|e-?mailed)\s+(?:a\s+copy|a\s+confirmation|confirmation|it|this)\s+to\s+"
+    r"(?P<copy>\S+@\S+)", re.IGNORECASE)
 """An address the document says it writes to (the recipient's): never ``contact us at``."""
 _PAY_CUES = frozenset({"paid", "pay", "payment", "collected", "charged", "debited", "tender",
-                       "tendered", "ending", "method", "via", "using"})
+                       "tendered", "ending", "method", "via", "using", "collect", "charge",
+                       "payable", "autopay", "transfer", "remit", "payé", "pagado", "bezahlt",
+                       "réglé", "regle"})
 _MASKED = re.compile(r"[*xX\u2022]{4}")
 _LETTERHEAD_LINES = 5
 _TITLE_SKIP = 3
@@ -71,6 +77,13 @@ RULE_CONFIDENCE: dict[str, float] = {
     "address_block_email": 0.84,
     "sent_to_email": 0.86,
     "sender_email": 0.82,
+    "recipient_email": 0.82,
+    "invoice_mention": 0.8,
+    "sender_name": 0.8,
+    "mail_date": 0.8,
+    "id_mention": 0.82,
+    "amount_sentence": 0.8,
+    "excess_sentence": 0.8,
     "loss_sentence": 0.82,
     "reported_sentence": 0.82,
     "injury_sentence": 0.82,
@@ -189,6 +202,10 @@ def letterhead(ctx: Context, field: FieldSpec) -> Found | None:
         if detect_kind([text]) is not None and len(text.split()) <= 3:
             continue
         text = _TITLE_DASH.split(text, maxsplit=1)[0]  # ``Acme Security — Service Agreement``
+        parts = cells(text)
+        if len(parts) == 2 and detect_kind([parts[1]]) is not None and (
+                len(parts[1].split()) <= 3):
+            text = parts[0]  # ``NORTHWIND GARDEN SERVICES        INVOICE``: name, then title
         if set(tokens(text)) & load().title_words and not _LEGAL.search(text + " "):
             continue
         if not _name_like(text) or _starts_with_label(text) or _body_lines(ctx) < 3:
@@ -262,6 +279,10 @@ def paid(ctx: Context, field: FieldSpec) -> Found | None:
                 stamps.append(found)
         else:
             sentences += _paid_sentences(ctx, i)
+    for i, line in enumerate(ctx.lines):
+        m = _UNPAID_SENTENCE.search(line)
+        if m is not None:
+            sentences.append(Found(m.group(), i + 1, m.start(), "paid_sentence", False))
     for group in (stamps, sentences):
         if group:
             return _unique(group, lambda f: f.value)
@@ -273,8 +294,23 @@ def paid(ctx: Context, field: FieldSpec) -> Found | None:
 
 
 _PAID_SENTENCE = re.compile(r"\b(?:paid|settled)\s+in\s+full\b|\bthank\s+you\s+for\s+your\s+"
-                            r"payment\b|\bpayment\s+received\b|\bhas\s+been\s+paid\b",
+                            r"payment\b|\bpayment\s+received\b|\bhas\s+been\s+paid\b"
+                            r"|^\s*(?:this\s+\w+\s+was\s+)?paid\s+(?:on|with|by|via|using)\s+(?=\S)",
                             re.IGNORECASE)
+"""``Paid on 7 May with Mastercard ending 5521`` (a sentence that *starts* with ``paid``: a
+``to be paid by`` or ``must be paid on`` is an instruction, not a record)."""
+_LEDGER_AMOUNT = re.compile(
+    r"(?:^|\s)(?:-\s*[$€£¥]?\s*\d|\(\s*[$€£¥]?\s*\d[\d,.]*\)|[$€£¥]\s*-\s*\d)")
+"""A negative amount (``-£118.20``, ``(118.20)``): the line is a ledger entry for an earlier
+payment (``Payment received 06 Jan - thank you   -£118.20`` on a bill), not this document's
+state."""
+
+
+_UNPAID_SENTENCE = re.compile(
+    r"\b(?:is|are|remains?|still)\s+(?:still\s+)?(?:unpaid|overdue|outstanding|past\s+due)\b",
+    re.IGNORECASE)
+"""``invoice BP-1 is still unpaid``, ``remains outstanding``: a sentence saying it is not paid
+(a paid sentence elsewhere in the document makes the two disagree: empty)."""
 
 
 def _paid_sentences(ctx: Context, i: int) -> list[Found]:
@@ -282,7 +318,10 @@ def _paid_sentences(ctx: Context, i: int) -> list[Found]:
     if m is None or re.search(r"\b(?:not|no|un|if|once|when|until|before)\b",
                               ctx.lines[i][: m.start()], re.IGNORECASE):
         return []
-    return [Found(m.group(), i + 1, m.start(), "paid_sentence", True)]
+    if _LEDGER_AMOUNT.search(ctx.lines[i][m.end():]):
+        return []
+    return [Found(m.group().strip(), i + 1, ctx.lines[i].find(m.group().strip()),
+                  "paid_sentence", True)]
 
 
 # ---------------------------------------------------------------------------- item rows
@@ -393,16 +432,64 @@ def customer_email(ctx: Context, field: FieldSpec) -> Found | None:
         return None
     found: list[Found] = []
     for i, line in enumerate(ctx.lines):
-        m = _SENT_TO.search(line)
+        m = SENT_TO.search(line)
         if m:
-            raw = (m.group("email") or m.group("them")).rstrip(".,;")
+            raw = (m.group("email") or m.group("them") or m.group("client")
+                   or m.group("copy")).rstrip(".,;")
             found.append(Found(raw, i + 1, line.find(raw), "sent_to_email"))
     if not found:
         for i in _customer_block_lines(ctx):
             for m in _EMAIL.finditer(ctx.lines[i]):
                 if m.group().rsplit("@", 1)[1].lower() not in ctx.head_domains:
                     found.append(Found(m.group(), i + 1, m.start(), "address_block_email"))
+    if not found and ctx.kind in _SELLER_LETTERHEAD:
+        recipient = recipient_email(ctx)
+        if recipient is not None:
+            found.append(recipient)
     return _unique(found, lambda f: f.raw.lower())
+
+
+def recipient_email(ctx: Context) -> Found | None:
+    """An invoice, receipt or statement sent as an e-mail goes from the seller to the
+    customer: the one ``To:`` address, on another domain than the ``From:`` and than the
+    letterhead's."""
+    headers = _mail_headers(ctx)
+    if "to" not in headers:
+        return None
+    i, value = headers["to"]
+    to = _EMAIL.findall(value)
+    senders = _EMAIL.findall(headers["from"][1])
+    if len(to) != 1 or len(senders) != 1:
+        return None
+    domain = to[0].lower().rsplit("@", 1)[1]
+    if domain == senders[0].lower().rsplit("@", 1)[1] or domain in ctx.head_domains:
+        return None
+    return _at(ctx, i, to[0], "recipient_email")
+
+
+_INVOICE_MENTION = re.compile(
+    r"(?:^subject:[^@\n]{0,40}?|\b(?:my|our|the|this|that|attached|enclosed|your)\s+)"
+    r"invoice\s+(?:(?:no|nr|number|num)\.?\s*|#\s*)?:?\s*"
+    r"(?P<id>(?=[A-Z0-9/-]*\d)[A-Z0-9][A-Z0-9/-]{2,30})(?![\w.,%/-]*\d)(?!\s*%)",
+    re.IGNORECASE)
+_NOT_AN_ID = re.compile(r"^(?:19|20)\d\d$|^\d{1,2}[/-]\d{1,2}[/-]\d{2,4}$")
+
+
+def invoice_mention(ctx: Context, field: FieldSpec) -> Found | None:
+    """``Please find attached invoice 1093``, ``Subject: Invoice 1093 - March``: the number
+    an invoice's own text gives it, in an e-mail's subject or in a sentence (``my``/``our``/
+    ``the``/``attached`` invoice; a bare ``Invoice INV-7`` line is a ``Label value`` pair,
+    for the label rules). Two different numbers give nothing."""
+    if ctx.kind != "invoice":
+        return None
+    found: list[Found] = []
+    for i, line in enumerate(ctx.lines):
+        for m in _INVOICE_MENTION.finditer(line):
+            raw = m.group("id").rstrip("/-")
+            if _NOT_AN_ID.match(raw) or not any(ch.isdigit() for ch in raw):
+                continue
+            found.append(Found(raw, i + 1, m.start("id"), "invoice_mention"))
+    return _unique(found, lambda f: f.raw.upper())
 
 
 def _customer_block_lines(ctx: Context) -> list[int]:
@@ -439,14 +526,39 @@ _ROLE_MAILBOXES = frozenset({"claims", "claim", "noreply", "no-reply", "donotrep
 
 
 def _mail_headers(ctx: Context) -> dict[str, tuple[int, str]]:
-    """``From``/``To``/``Subject``/``Date`` of a forwarded or pasted e-mail at the top of the
-    document (its first header lines), by lower-case name; empty when it is not an e-mail."""
+    """``From``/``To``/``Subject``/``Date`` of a pasted e-mail at the top of the document (its
+    first header lines), or of the original message under a ``Forwarded message`` line (the
+    last one: who first wrote), by lower-case name; empty when it is not an e-mail."""
+    start = 0
+    for i, text in enumerate(ctx.clean):
+        if _FORWARD_MARK.search(text):
+            start = i + 1  # a forwarded message: the original's headers say who wrote it
     found: dict[str, tuple[int, str]] = {}
-    for i, text in enumerate(ctx.clean[:_HEADER_LINES]):
-        m = _HEADER_FIELD.fullmatch(text)
+    for i in range(start, min(len(ctx.clean), start + _HEADER_LINES)):
+        m = _HEADER_FIELD.fullmatch(ctx.clean[i])
         if m:
             found.setdefault(m.group("name").casefold(), (i, m.group("value")))
     return found if "from" in found and ({"to", "subject"} & found.keys()) else {}
+
+
+_FORWARD_MARK = re.compile(r"^[-_=\s>]*(?:forwarded\s+message|original\s+message|begin\s+"
+                           r"forwarded\s+message)\b", re.IGNORECASE)
+
+
+def mail_header_lines(ctx: Context) -> frozenset[int]:
+    """1-based lines of an e-mail's header block(s) at the top and under a forward mark."""
+    out: set[int] = set()
+    starts = [0] + [i + 1 for i, t in enumerate(ctx.clean) if _FORWARD_MARK.search(t)]
+    for start in starts:
+        block: dict[int, str] = {}
+        for i in range(start, min(len(ctx.clean), start + _HEADER_LINES)):
+            m = _HEADER_FIELD.fullmatch(ctx.clean[i])
+            if m:
+                block[i] = m.group("name").casefold()
+        names = set(block.values())
+        if "from" in names and names & {"to", "subject"}:
+            out.update(i + 1 for i in block)
+    return frozenset(out)
 
 
 def sender_email(ctx: Context) -> Found | None:
@@ -468,6 +580,98 @@ def sender_email(ctx: Context) -> Found | None:
     return _at(ctx, i, sender, "sender_email")
 
 
+_DISPLAY_NAME = re.compile(r"^\s*\"?(?P<name>[^\W\d_][^<>\"@,;]{1,60}?)\"?\s*<")
+
+
+def sender_name(ctx: Context, field: FieldSpec) -> Found | None:
+    """The policyholder of a claim sent by e-mail: the ``From:`` display name (``Priya Raman
+    <priya@...>``), under :func:`sender_email`'s conditions (a person writing to another
+    domain), when it reads as a person's name (two to four capitalised words)."""
+    if sender_email(ctx) is None:
+        return None
+    i, value = _mail_headers(ctx)["from"]
+    m = _DISPLAY_NAME.match(value)
+    if m is None:
+        return None
+    name = m.group("name").strip()
+    words = name.split()
+    if not 2 <= len(words) <= 4 or not all(w[:1].isupper() for w in words) or _LEGAL.search(
+            name + " "):
+        return None
+    return _at(ctx, i, name, "sender_name")
+
+
+def mail_date(ctx: Context, field: FieldSpec) -> Found | None:
+    """The day a claim was reported, when the claim is an e-mail from the claimant: the
+    message's ``Date:`` header (the day it was sent), under :func:`sender_email`'s
+    conditions."""
+    headers = _mail_headers(ctx)
+    if "date" not in headers or sender_email(ctx) is None:
+        return None
+    i, value = headers["date"]
+    raw = re.sub(r"\s+(?:\d{1,2}:\d{2}(?::\d{2})?)\s*(?:[+-]\d{4}|[A-Z]{2,4})?.*$", "",
+                 value).strip()
+    parsed = parse_scored(field, raw, Hints())
+    return None if parsed is None else _at(ctx, i, raw, "mail_date", parsed[0])
+
+
+_ID_MENTION = re.compile(
+    r"\b(?P<word>policy|claim)\s+(?:no\.?|nr\.?|number|#|ref(?:erence)?\.?)\s*:?\s*(?:is\s+)?"
+    r"(?P<id>(?=[A-Z0-9/-]*\d)[A-Z0-9][A-Z0-9/-]{2,30})(?![\w.,%/-]*\d)", re.IGNORECASE)
+
+
+def _id_mention(word: str) -> Rule:
+    """``under my contents policy, policy no. CT-4471902``: the identifier a sentence names
+    after ``policy no.`` / ``claim number`` (the label rules read ``Policy No: X`` lines;
+    this reads the prose). Two different identifiers give nothing."""
+    def read(ctx: Context, field: FieldSpec) -> Found | None:
+        found: list[Found] = []
+        for i, line in enumerate(ctx.lines):
+            for m in _ID_MENTION.finditer(line):
+                raw = m.group("id").rstrip("/-")
+                if m.group("word").lower() == word and any(ch.isdigit() for ch in raw):
+                    found.append(Found(raw, i + 1, m.start("id"), "id_mention"))
+        return _unique(found, lambda f: f.raw.upper())
+    return read
+
+
+_AMOUNT_SENTENCE = re.compile(
+    r"\b(?:estimate[sd]?|valued?|put)\b(?:\s+(?:of\s+)?(?:the\s+)?(?:total\s+)?"
+    r"(?:loss|damage|claim|cost|repairs?|items?))?(?:\s+\w+){0,2}?\s+(?:at|is|of|to\s+be)\s+"
+    r"(?:about\s+|around\s+|approximately\s+)?(?P<money>(?:[A-Z]{3}\s?|[$€£])\d[\d,]*(?:\.\d{2})?)",
+    re.IGNORECASE)
+
+
+def amount_sentence(ctx: Context, field: FieldSpec) -> Found | None:
+    """``I estimate the damage at GBP 5,200``, ``the initial estimate of the loss is GBP
+    6,950.00``: the amount a sentence puts on the claim. Two different amounts tie."""
+    found: list[Found] = []
+    for i, line in enumerate(ctx.lines):
+        for m in _AMOUNT_SENTENCE.finditer(line):
+            raw = m.group("money")
+            parsed = parse_scored(field, raw, Hints())
+            if parsed is not None:
+                found.append(Found(raw, i + 1, m.start("money"), "amount_sentence", parsed[0]))
+    return _unique(found, lambda f: repr(f.value))
+
+
+_EXCESS_SENTENCE = re.compile(
+    r"\b(?:excess|deductible)\s+(?:is|of|will\s+be|amounts\s+to|applies\s+of)\s+"
+    r"(?P<money>(?:[A-Z]{3}\s?|[$€£])?\d[\d,]*(?:\.\d{2})?)(?![\d%])", re.IGNORECASE)
+
+
+def excess_sentence(ctx: Context, field: FieldSpec) -> Found | None:
+    """``The policy excess is £250.``: the deductible a sentence states. Two differ: empty."""
+    found: list[Found] = []
+    for i, line in enumerate(ctx.lines):
+        for m in _EXCESS_SENTENCE.finditer(line):
+            raw = m.group("money")
+            parsed = parse_scored(field, raw, Hints())
+            if parsed is not None:
+                found.append(Found(raw, i + 1, m.start("money"), "excess_sentence", parsed[0]))
+    return _unique(found, lambda f: repr(f.value))
+
+
 def contact_email(ctx: Context, field: FieldSpec) -> Found | None:
     """The claimant's e-mail: as for a customer (address block, ``sent to``), else the sender
     of a claim e-mail."""
@@ -475,10 +679,17 @@ def contact_email(ctx: Context, field: FieldSpec) -> Found | None:
 
 
 _MONTH_WORD = r"(?:\d|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)"
+_LOSS_VERBS = (r"(?:occurred|happened|took\s+place|broken\s+into|burgled|stolen|damaged|"
+               r"destroyed|caught\s+fire|flooded|collided|crashed|burst|failed|leaked|escaped|"
+               r"collapsed|broke|started|fell|slipped)")
 _LOSS_SENTENCE = re.compile(
-    r"\b(?:occurred|happened|took\s+place|broken\s+into|burgled|stolen|damaged|destroyed|"
-    r"caught\s+fire|flooded|collided|crashed)\s+on\s+(?:the\s+)?(?P<rest>" + _MONTH_WORD + r".*)",
+    r"\b" + _LOSS_VERBS + r"(?:\s+in\s+the\s+\w+)?\s+on\s+(?:the\s+)?(?P<rest>"
+    + _MONTH_WORD + r".*)",
     re.IGNORECASE)
+_LOSS_LEAD = re.compile(
+    r"(?:^|[.!?]\s+)On\s+(?:the\s+)?(?P<rest>" + _MONTH_WORD + r"[^.;!?]{0,30}?\d{4}"
+    r"[^.;!?]{0,80}?\b" + _LOSS_VERBS + r"\b.*)", re.IGNORECASE)
+"""``On 19 September 2025 a washing machine hose failed``: the date first, then the loss."""
 _REPORTED_SENTENCE = re.compile(
     r"\b(?:notif(?:ied|ying)\s+us(?:\s+of\s+(?:your|the|this)\s+(?:claim|loss|incident))?|"
     r"(?:claim|loss|incident)\s+was\s+(?:reported|notified|lodged|received|submitted)"
@@ -561,16 +772,21 @@ def police_sentence(ctx: Context, field: FieldSpec) -> Found | None:
 
 def title_claim_type(ctx: Context, field: FieldSpec) -> Found | None:
     """A claim's kind named by its title or its e-mail subject: ``Vehicle Incident Report``
-    -> ``auto``, ``Subject: stolen bicycle`` -> ``theft``. Only the first title-like line
-    (or the subject); a title naming two kinds gives nothing."""
+    -> ``auto``, ``Subject: stolen bicycle`` -> ``theft``. Only the first three title-like
+    lines (or the subject); titles naming two kinds give nothing."""
     headers = _mail_headers(ctx)
     if "subject" in headers:
         i, text = headers["subject"]
     else:
-        first = next((j for j, t in enumerate(ctx.clean[:_LETTERHEAD_LINES]) if t), None)
-        if first is None or ":" in ctx.clean[first] or len(ctx.clean[first].split()) > 8:
-            return None
-        i, text = first, ctx.clean[first]
+        titles = [j for j, t in enumerate(ctx.clean[:_LETTERHEAD_LINES])
+                  if t and ":" not in t and len(t.split()) <= 8][:_TITLE_SKIP]
+        found: list[Found] = []
+        for j in titles:  # ``CROWNSHIELD INSURANCE`` then ``Motor Claim Form``
+            value = enum_from_phrase(ctx.clean[j], field.values or [], _value_aliases(field))
+            hit = _at(ctx, j, ctx.clean[j], "title_claim_type", value) if value else None
+            if hit is not None:
+                found.append(hit)
+        return _unique(found, lambda f: f.value)
     value = enum_from_phrase(text, field.values or [], _value_aliases(field))
     if value is None:
         return None
@@ -581,11 +797,16 @@ def title_claim_type(ctx: Context, field: FieldSpec) -> Found | None:
 # ---------------------------------------------------------------------------- enum
 def payment_sentence(ctx: Context, field: FieldSpec) -> Found | None:
     """``Paid with Mastercard ending 5521``, ``collected by SEPA Direct Debit``, ``VISA
-    **** 4411``: a sentence about paying that names exactly one of the field's values."""
+    **** 4411``: a sentence about paying that names exactly one of the field's values. On a
+    receipt also a tender line, ``Cash   100.00`` (see :func:`_tender_line`)."""
     values = field.values or []
     found: list[Found] = []
     for i, line in enumerate(ctx.lines):
         if "@" in line:
+            continue
+        tender = _tender_line(ctx, i, field) if ctx.kind == "receipt" else None
+        if tender is not None:
+            found.append(tender)
             continue
         for sentence in _SENTENCE_SPLIT.split(line.strip()):
             words = set(tokens(sentence))
@@ -593,11 +814,30 @@ def payment_sentence(ctx: Context, field: FieldSpec) -> Found | None:
                 continue
             if ":" in sentence:  # a labelled pair, read (or refused) by the label rules
                 continue
+            if "or" in tokens(_ON_OR_AFTER.sub(" ", sentence)):
+                continue  # ``Pay online, by phone, or mail a check``: a choice, not a record
             value = enum_from_phrase(sentence, values, _value_aliases(field))
             if value is not None:
                 found.append(Found(sentence.strip(), i + 1, line.find(sentence.strip()),
                                    "payment_sentence", value))
     return _unique(found, lambda f: f.value)
+
+
+_ON_OR_AFTER = re.compile(r"\bon\s+or\s+(?:just\s+)?(?:after|before|about)\b", re.IGNORECASE)
+_TENDER = re.compile(r"^\s*(?P<words>[^\W\d_][^\d:]{0,24}?)\s+[$€£¥]?\s*\d[\d,.]*\s*$")
+
+
+def _tender_line(ctx: Context, i: int, field: FieldSpec) -> Found | None:
+    """A receipt's tender line: a payment word and the amount tendered (``Cash 100.00``,
+    ``VISA 80.65``), nothing else on the line."""
+    m = _TENDER.match(ctx.lines[i])
+    if m is None:
+        return None
+    words = m.group("words").strip()
+    value = enum_from_phrase(words, field.values or [], _value_aliases(field))
+    if value is None or len(tokens(words)) > 3:
+        return None
+    return Found(words, i + 1, m.start("words"), "payment_sentence", value)
 
 
 _LAW_CUES = frozenset({"governed", "governing", "laws", "law", "jurisdiction", "courts"})
@@ -665,17 +905,36 @@ def _value_aliases(field: FieldSpec) -> dict[str, list[str]]:
 
 
 # ---------------------------------------------------------------------------- dispatch
+def _first_of(*rules: Rule) -> Rule:
+    """The first rule that answers (the stronger evidence first)."""
+    def read(ctx: Context, field: FieldSpec) -> Found | None:
+        for rule in rules:
+            found = rule(ctx, field)
+            if found is not None:
+                return found
+        return None
+    return read
+
+
 RULES: dict[str, tuple[frozenset[FieldType], Rule]] = {
     "vendor": (frozenset({FieldType.STRING}), letterhead),
+    "invoice_number": (frozenset({FieldType.STRING}), invoice_mention),
     "paid": (frozenset({FieldType.BOOLEAN}), paid),
     "item_count": (frozenset({FieldType.INTEGER, FieldType.NUMBER}), item_rows),
     "invoice_date": (frozenset({FieldType.DATE}), bare_date),
     "due_date": (frozenset({FieldType.DATE}), due_sentence),
     "customer_email": (frozenset({FieldType.EMAIL}), customer_email),
     "contact_email": (frozenset({FieldType.EMAIL}), contact_email),
-    "loss_date": (frozenset({FieldType.DATE}), _date_sentence(_LOSS_SENTENCE, "loss_sentence")),
-    "reported_date": (frozenset({FieldType.DATE}),
-                      _date_sentence(_REPORTED_SENTENCE, "reported_sentence")),
+    "loss_date": (frozenset({FieldType.DATE}), _first_of(
+        _date_sentence(_LOSS_SENTENCE, "loss_sentence"),
+        _date_sentence(_LOSS_LEAD, "loss_sentence"))),
+    "deductible": (frozenset({FieldType.NUMBER, FieldType.CURRENCY}), excess_sentence),
+    "reported_date": (frozenset({FieldType.DATE}), _first_of(
+        _date_sentence(_REPORTED_SENTENCE, "reported_sentence"), mail_date)),
+    "insured_name": (frozenset({FieldType.STRING}), sender_name),
+    "claim_amount": (frozenset({FieldType.CURRENCY, FieldType.NUMBER}), amount_sentence),
+    "policy_number": (frozenset({FieldType.STRING}), _id_mention("policy")),
+    "claim_number": (frozenset({FieldType.STRING}), _id_mention("claim")),
     "persons_injured": (frozenset({FieldType.INTEGER, FieldType.NUMBER}), injury_sentence),
     "police_report": (frozenset({FieldType.BOOLEAN}), police_sentence),
     "claim_type": (frozenset({FieldType.ENUM}), title_claim_type),
