@@ -13,7 +13,7 @@ from flask import Response
 
 from api.http import JSON_MIMETYPE
 from shared.job import F, effective_status
-from shared.jobview import status_payload, waiting_for
+from shared.jobview import status_payload_for, waiting_for
 from shared.settings import Settings
 from shared.status import TERMINAL, JobStatus
 
@@ -71,7 +71,8 @@ def status_answer(h: dict[str, str], if_none_match: str | None, settings: Settin
                   now: int) -> Answer:
     """``GET /v1/jobs/{id}/status`` for the job hash ``h``: 304 when the ETag still matches."""
     status = effective_status(h, now)
-    headers = job_headers(h.get(F.VERSION, "0"), status, waiting_for(h, status, now), settings)
+    waiting = waiting_for(h, status, now)
+    headers = job_headers(h.get(F.VERSION, "0"), status, waiting, settings)
     if etag_matches(if_none_match, headers[0][1]):
         return Answer(304, headers, b"")
-    return Answer(200, headers, orjson.dumps(status_payload(h, now)))
+    return Answer(200, headers, orjson.dumps(status_payload_for(h, now, status, waiting)))

@@ -173,6 +173,13 @@ def status_payload(h: dict[str, str], now: int) -> dict[str, Any]:
     what a job that stopped moving waits for), so a poller learns it without the full job.
     """
     st = effective_status(h, now)
+    return status_payload_for(h, now, st, waiting_for(h, st, now))
+
+
+def status_payload_for(h: dict[str, str], now: int, st: JobStatus,
+                       waiting: str | None) -> dict[str, Any]:
+    """:func:`status_payload` with the effective status and ``waiting_for`` the caller has
+    already worked out for the ETag (the status hot path), so they are not derived twice."""
     warnings = orjson.loads(h.get(_WARNINGS) or "[]")
     return {
         "id": h[_ID],
@@ -191,7 +198,7 @@ def status_payload(h: dict[str, str], now: int) -> dict[str, Any]:
         "attempt_count": _int(h, _ATTEMPT_COUNT),
         "last_attempt_at": unix_s(_opt_ms(h, _LAST_ATTEMPT_AT)),
         "last_failure_code": h.get(_LAST_FAILURE_CODE) or None,
-        "waiting_for": waiting_for(h, st, now),
+        "waiting_for": waiting,
         "version": _int(h, _VERSION),
         "progress": progress(h, st),
         "current_phase": h.get(_CURRENT_PHASE) or None,
