@@ -8,8 +8,10 @@ alone is a change too: expiry (the status turns ``expired``) and a pause (``wait
 turns on, ``shared.jobview.quiet_at``) each send an event with the same version as id.
 
 * Resume: ``Last-Event-ID`` (EventSource sends it when it reconnects) equal to the current
-  version means the client is up to date, so that event is not sent again; for a terminal job
-  the answer is then ``204``, the one status that tells EventSource to stop reconnecting.
+  version means the client is up to date, so that event is not sent again (unless the job is
+  waiting: the pause came at the same version, so the client may not have seen it); for a
+  terminal job the answer is then ``204``, the one status that tells EventSource to stop
+  reconnecting.
 * Before the stream starts, the request is a normal ``/v1`` request: a bad id is 400, another
   organization's job 404, the rate limit applies, all as JSON. The connection counts once
   against the rate limit, in the same Redis call as the first read; events cost nothing more.
@@ -133,8 +135,11 @@ class EventStream:
             now = now_ms()
             status = effective_status(h, now)
             state = (int(h.get(F.VERSION) or 0), status, waiting_for(h, status, now))
-            if sent[1] is None and state[0] == sent[0]:
-                sent = state  # resumed at the current version: the client has it
+            if sent[1] is None and state[0] == sent[0] and state[2] is None:
+                # resumed at the current version: the client has it. Not while the job waits:
+                # the pause changed it at the same version (same id), and the client may have
+                # seen the version only before that; once more is harmless, missing it is not
+                sent = state
             elif state != sent:
                 if self.rows is not None:
                     yield from self.rows.events(max(sent[0], 0), state[0])

@@ -534,6 +534,12 @@ def test_a_job_that_goes_quiet_says_what_it_waits_for_without_a_write(
         html = page.get(f"{base}/dashboard/jobs/{job['id']}").text
         assert 'id="eta">waiting for rescue</span>' in html
 
+    # a client reconnecting with the version as Last-Event-ID may have seen it only before
+    # the pause (same id): it is told the waiting state at once
+    resumed = sse(job["id"], headers={"Last-Event-ID": str(version)})
+    ev = resumed.next_event()
+    assert ev is not None and ev.id == version and ev.data["waiting_for"] == "rescue"
+
     stack.record(job["id"], 10)  # the next document: moving again
     ev = stream.next_event()
     assert ev is not None and ev.id == version + 1 and ev.data["waiting_for"] is None
