@@ -20,10 +20,17 @@ app.conf.include = ["worker.tasks", "worker.webhook_tasks", "worker.housekeeping
 @worker_init.connect
 def _check_extractor(**_: Any) -> None:
     """Load the configured extractor before consuming anything: a broken plug-in must stop
-    the worker at start, not fail (and ack) every task it takes."""
+    the worker at start, not fail (and ack) every task it takes. SystemExit, because Celery
+    logs and swallows a receiver's ordinary exceptions: the worker used to start anyway and
+    say nothing at its default log level."""
     from worker.runtime import load_extractor
 
-    load_extractor(get_settings().extractor)
+    name = get_settings().extractor
+    try:
+        load_extractor(name)
+    except Exception as e:  # any failure of an import or a constructor: stop, naming it
+        raise SystemExit(f"error: JOBGRID_EXTRACTOR={name!r} cannot be loaded: "
+                         f"{type(e).__name__}: {e}") from None
 
 
 @worker_init.connect

@@ -62,3 +62,18 @@ def test_worker_health_proves_consumption(
     worker_process(env, queues=["control"], concurrency=1)
     ok = subprocess.run(argv, env=env.child_env(), capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stderr
+
+
+@pytest.mark.parametrize("extractor", ["no_such_module:Extractor", "no_such_builtin"])
+def test_a_worker_that_cannot_load_its_extractor_refuses_to_start(
+    make_settings: Callable[..., SettingsEnv], extractor: str,
+) -> None:
+    """Celery swallows a start-up hook's ordinary exception; the worker used to run on and
+    fail (and ack) every document. It now exits non-zero, naming the setting and the cause."""
+    env = make_settings(isolated=True, extractor=extractor)
+    argv = [sys.executable, "-m", "jobgrid", "worker", "-Q", "control", "--concurrency", "1"]
+    done = subprocess.run(argv, env=env.child_env(), capture_output=True, text=True,
+                          timeout=90)
+    out = done.stdout + done.stderr
+    assert done.returncode != 0, out
+    assert f"JOBGRID_EXTRACTOR={extractor!r} cannot be loaded" in out
