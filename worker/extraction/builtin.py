@@ -21,6 +21,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import date, timedelta
 
 from shared.models import FieldSpec
 from shared.status import FieldType
@@ -40,7 +41,14 @@ from worker.extraction.lexicon import (
 )
 from worker.extraction.prose import name_run
 from worker.extraction.types import LENIENT, Hints, parse_scored, unit_in_label
-from worker.extraction.unlabelled import SENT_TO, Context, Found, find, mail_header_lines
+from worker.extraction.unlabelled import (
+    SENT_TO,
+    Context,
+    Found,
+    find,
+    mail_header_lines,
+    relative_due,
+)
 from worker.extraction.values import (
     CHECKED,
     checked_option,
@@ -556,4 +564,40 @@ class BuiltinExtractor:
                 if hit is not None and not judge.refuses(f, hit.raw, hit.value or hit.raw):
                     cell = _rule_cell(f, hit, lines)
             out[f.name] = _locate(cell, doc, starts)
+        for f in fields:
+            if roles.get(f.name) == "due_date" and f.type is FieldType.DATE \
+                    and not out[f.name].filled:
+                out[f.name] = _locate(_relative_due(ctx, fields, roles, out), doc, starts)
         return out
+
+
+CERTAIN_ISSUE = 0.8
+"""An issue date read at least this sure (a label, or an e-mailed invoice's ``Date:``
+header) may anchor a relative due date; a bare date line or a doubtful label may not."""
+
+
+def _relative_due(ctx: Context, fields: Sequence[FieldSpec], roles: Mapping[str, str],
+                  out: Mapping[str, Cell]) -> Cell:
+    """``Net 30`` / ``due within 30 days``: the issue date plus the days, only when the
+    issue date is certain (:data:`CERTAIN_ISSUE`, from a label or the mail header, never a
+    rule's guess at it) and one term is stated. Otherwise empty: a due date computed from a
+    wrong issue date would be wrong twice."""
+    issue = [out[f.name] for f in fields
+             if roles.get(f.name) == "invoice_date" and f.type is FieldType.DATE
+             and out[f.name].filled]
+    if len(issue) != 1:
+        return Cell.empty()
+    cell = issue[0]
+    sure = cell.method in ("label", "lexicon") or cell.rule == "mail_issue_date"
+    if not sure or cell.confidence < CERTAIN_ISSUE or not isinstance(cell.value, str):
+        return Cell.empty()
+    hit = relative_due(ctx)
+    if hit is None:
+        return Cell.empty()
+    try:
+        due = date.fromisoformat(cell.value) + timedelta(days=int(hit.value))
+    except ValueError:
+        return Cell.empty()
+    return Cell(value=due.isoformat(), confidence=round(calibrate(hit.confidence), 4),
+                label=None, line=hit.line, text=ctx.lines[hit.line - 1], raw=hit.raw,
+                method="rule", rule=hit.rule)
