@@ -30,7 +30,7 @@ from worker.extraction.currencies import code_in_label
 from worker.extraction.dateparse import infer_day_first
 from worker.extraction.document import ParsedDocument
 from worker.extraction.labels import LabelIndex, LabelMatch, tokens
-from worker.extraction.layout import Analysis, Pair, analyze, separator_colons
+from worker.extraction.layout import CHECK_MARK, Analysis, Pair, analyze, separator_colons
 from worker.extraction.lexicon import (
     bind_roles,
     detect_kind,
@@ -183,8 +183,14 @@ def _with(pair: Pair, value: str, messy: bool = False) -> Pair:
 
 # ------------------------------------------------------------------------ candidates
 def _space_pairs(analysis: Analysis, index: LabelIndex) -> Iterator[Pair]:
-    """``Label value`` lines: the longest schema label at the start, then whitespace."""
+    """``Label value`` lines: the longest schema label at the start, then whitespace. A line
+    answered by the check boxes under it (``Police report filed`` / ``Yes [ ]  No [X]``) is
+    a question, not ``Police report`` = ``filed``."""
+    asked = {p.label for p in analysis.pairs
+             if p.layout in ("heading", "next_line") and CHECK_MARK.search(p.value)}
     for opening in analysis.openings:
+        if opening.text in asked:
+            continue
         hit = index.prefix(opening.text)
         if hit is None:
             continue
@@ -552,6 +558,11 @@ class BuiltinExtractor:
         headers = mail_header_lines(ctx)
         if headers:  # an e-mail's ``Date:``/``From:`` are the message's, not the document's
             found = {name: [c for c in candidates if c.pair.line not in headers]
+                     for name, candidates in found.items()}
+        wrapped = {i + 1 for p in ctx.passages if p.joined for _, i, _, _ in p.pieces}
+        if wrapped:  # a wrapped sentence is prose: ``Payment can be made by ...`` is no pair
+            found = {name: [c for c in candidates
+                            if not (c.pair.layout == "space" and c.pair.line in wrapped)]
                      for name, candidates in found.items()}
         judge = Judge(roles, _issuer_emails(ctx))
         starts = [0]

@@ -11,7 +11,8 @@ break keeps its ``\\n``).
 
 The join is conservative, because joining two unrelated lines would make one sentence of a
 label line and the next: a line continues on the next only when it is prose (three words or
-more, no column gap, no table pipe, no terminal ``. ! ? : ;``), the next line is prose too
+more, one of them a function word such as ``the`` or ``by``, no column gap, no table pipe,
+no value at its end, no terminal ``. ! ? : ;``), the next line is prose too
 (no column gap, not a bullet, not a ``Label:`` line) and either starts lower-case or the
 first line ends on a word that cannot end a clause (``by``, ``on``, ``than``, ``the``, a
 comma...).
@@ -33,8 +34,16 @@ _OPEN_END = frozenset({
     "occurred", "happened", "please", "not", "also", "which", "who", "we", "i", "it",
 })
 """Last words after which a clause cannot stop: the sentence goes on on the next line."""
+_FUNCTION_WORDS = frozenset({
+    "the", "a", "an", "to", "of", "for", "by", "with", "and", "or", "is", "are", "was", "were",
+    "will", "be", "been", "your", "our", "we", "you", "i", "please", "this", "that", "on", "in",
+    "at", "from", "it", "as", "if", "not", "can", "has", "have", "my", "their", "which",
+})
+"""Words only running text has: a line without one is a label line, however it is cased."""
 _GAP = re.compile(r"\S(?: {2,}|\t)\S")
 _BULLET = re.compile(r"^(?:[-*\u2022>#|]|\d{1,2}[.)]\s)")
+_MONTH = re.compile(r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?(?:\s|,|$)",
+                    re.IGNORECASE)
 _LABEL_LINE = re.compile(r"^[^\W\d_][^:]{0,30}:(?:\s|$)")
 
 
@@ -89,7 +98,14 @@ def continues(line: str, nxt: str) -> bool:
         return False
     if _BULLET.match(b) or (_LABEL_LINE.match(b) and not b[0].islower()):
         return False
-    last = a.split()[-1].casefold()
+    words = a.casefold().split()
+    if not _FUNCTION_WORDS & set(words):  # ``vendor Pinecrest Clinic`` / ``email ...``
+        return False
+    last = words[-1]
+    if last.isdigit() and len(last) <= 2 and _MONTH.match(b):  # ``by 12`` / ``May 2025``
+        return True
+    if any(ch.isdigit() for ch in last):  # ``invoice number PV-30045``: a value ends it
+        return False
     return b[0].islower() or a.endswith(",") or last in _OPEN_END
 
 
