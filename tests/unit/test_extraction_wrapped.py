@@ -280,3 +280,33 @@ def test_injuries_none_is_zero() -> None:
 ])
 def test_new_label_wordings(line: str, field: str, value: Any) -> None:
     assert values(f"Invoice\n{line}\n").get(field) == value
+
+
+# ---------------------------------------------------------------------------- paid wordings
+@pytest.mark.parametrize(("value", "paid"), [
+    ("Completed", True), ("Received", True), ("Cleared", True), ("Paid 12/03/2025", True),
+    ("Paid on 12 March 2025", True), ("Paid via card", True), ("Awaiting settlement", False),
+    ("Not yet paid", False), ("Owing", False), ("Partially paid", False), ("Pending", None),
+    ("N/A", None), ("Paidout", None),
+])
+def test_paid_status_wordings(value: str, paid: bool | None) -> None:
+    assert values(f"Invoice\nPayment status: {value}\n").get("paid") is paid
+
+
+# ---------------------------------------------------------------------------- periods
+PERIOD = [spec("period_start", DATE, aliases=["Period start"]),
+          spec("period_end", DATE, aliases=["Period end"])]
+
+
+@pytest.mark.parametrize(("value", "start", "end"), [
+    ("1-31 March 2025", "2025-03-01", "2025-03-31"),
+    ("01/03/2025 to 31/03/2025", "2025-03-01", "2025-03-31"),
+    ("1 - 31 March 2025", "2025-03-01", "2025-03-31"),
+    ("from 1 March 2025 until 31 March 2025", "2025-03-01", "2025-03-31"),
+    ("2025-03-01 \u2013 2025-03-31", "2025-03-01", "2025-03-31"),
+    ("31 March 2025 to 1 March 2025", None, None),  # backwards: no period
+])
+def test_a_field_asking_for_a_period_end_takes_that_end(value: str, start: str | None,
+                                                        end: str | None) -> None:
+    assert values(f"Invoice\nPeriod start: {value}\n", PERIOD).get("period_start") == start
+    assert values(f"Invoice\nPeriod end: {value}\n", PERIOD).get("period_end") == end

@@ -404,7 +404,11 @@ class Judge:
         paid flag, ``Mastercard ending 5521`` or a schema's value alias for an enum."""
         role = self.roles.get(field.name)
         if field.type is FieldType.BOOLEAN and role == "paid":
-            return paid_phrase(raw)
+            verdict = paid_phrase(raw)
+            if verdict is not None:
+                return verdict
+            if _PAID_ON.match(raw):  # ``Paid 12/03/2025``, ``Paid on 12 March via card``
+                return True
         phrased = role_phrase(role, raw)
         if phrased is not None and field.type in _PHRASE_TYPES:
             value = json.loads(phrased)
@@ -437,6 +441,9 @@ def _parse(
         if not looks_like(dropped, raw):
             continue
         scored = parse_scored(field, raw, hints)
+        if scored is None and field.type is FieldType.DATE \
+                and judge.roles.get(field.name) in _PERIOD_ENDS:
+            scored = range_date(field, raw, hints, judge.roles.get(field.name) == "end_date")
         if scored is None:
             value = judge.fallback(field, raw.strip())
             scored = None if value is None else (value, LENIENT)
@@ -538,6 +545,36 @@ def _issuer_emails(ctx: Context) -> frozenset[str]:
     return frozenset(found)
 
 
+_PERIOD_ENDS = frozenset({"start_date", "end_date"})
+_RANGE = re.compile(r"^\s*(?:from\s+)?(?P<a>.+?)\s+(?:-|\u2013|\u2014|to|until|till|through|"
+                    r"thru)\s+(?P<b>.+?)\s*$", re.IGNORECASE)
+_DAY_RANGE = re.compile(r"^\s*(?P<a>\d{1,2})\.?\s*[-\u2013]\s*(?P<b>\d{1,2}\.?\s+\D.*?)\s*$")
+
+
+def range_date(field: FieldSpec, raw: str, hints: Hints, end: bool) -> tuple[object, float] | None:
+    """The start or the end of a period (``1-31 March 2025``, ``01/03/2025 to 31/03/2025``)
+    for a field that asks for one of them; a single-date field never gets here, so a range
+    never feeds it. The start may borrow the end's month and year (``1 - 31 March 2025``);
+    a start after the end is no period: ``None``."""
+    m = _RANGE.match(raw) or _DAY_RANGE.match(raw)
+    if m is None:
+        return None
+    a, b = m.group("a").strip(" ,"), m.group("b").strip(" ,.")
+    last = parse_scored(field, b, hints)
+    if last is None:
+        return None
+    first = parse_scored(field, a, hints)
+    tail = b.split()
+    for borrowed in (" ".join([a, *tail[1:]]), " ".join([a, tail[-1]])):
+        if first is None and len(tail) > 1:
+            first = parse_scored(field, borrowed, hints)
+    if first is None or not str(first[0]) <= str(last[0]):
+        return None
+    return last if end else first
+
+
+_PAID_ON = re.compile(r"\s*paid\s+(?:(?:on|via|by|with|using)\s+\S|\(?\d)", re.IGNORECASE)
+"""A paid flag's value that is the payment's date or amount: ``Paid 12/03/2025``."""
 _ISSUER_CUES = frozenset({"questions", "support", "remit", "remittance", "help", "vendor",
                           "supplier", "seller", "our", "from", "merchant"})
 _EMAIL_IN_LINE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,24}")
