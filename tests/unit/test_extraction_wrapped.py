@@ -310,3 +310,38 @@ def test_a_field_asking_for_a_period_end_takes_that_end(value: str, start: str |
                                                         end: str | None) -> None:
     assert values(f"Invoice\nPeriod start: {value}\n", PERIOD).get("period_start") == start
     assert values(f"Invoice\nPeriod end: {value}\n", PERIOD).get("period_end") == end
+
+
+# ---------------------------------------------------------------------------- signature
+SIGNED = """From: {sender}
+To: Jill Parker <jill@bloomfield.example>
+Date: Tue, 8 Apr 2025 09:12:33 -0700
+Subject: Invoice 1093 - website maintenance
+
+Hi Jill, please find my invoice below.
+
+Invoice 1093
+Total: $480.00
+
+Thanks as always,
+{signature}
+"""
+VENDOR = [spec("vendor_name", aliases=["Supplier", "Merchant"]),
+          spec("invoice_number", aliases=["Invoice No"])]
+
+
+@pytest.mark.parametrize(("sender", "signature", "vendor"), [
+    ("Sam Ortega <sam@ortega-webworks.example>", "Sam\n\n--\nOrtega Webworks\nSacramento, CA",
+     "Ortega Webworks"),
+    ("Lena Hart Design <studio@lenahart.example>",
+     "Lena Hart\nLena Hart Design \u00b7 Illustration & Lettering", "Lena Hart Design"),
+    ("Accounts <accounts@brightpath-it.example>", "Brightpath IT Ltd accounts team",
+     "Brightpath IT Ltd"),
+    ("Sam Ortega <sam@gmail.example>", "Sam\nOrtega Webworks", None),  # not the domain
+    ("Sam Ortega <sam@ortega-webworks.example>",
+     "Sam\nOrtega Webworks Design\nOrtega Webworks Hosting", None),  # two that differ: a tie
+])
+def test_signature_names_the_seller_of_an_emailed_invoice(sender: str, signature: str,
+                                                           vendor: str | None) -> None:
+    got = values(SIGNED.format(sender=sender, signature=signature), VENDOR)
+    assert got.get("vendor_name") == vendor

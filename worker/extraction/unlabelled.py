@@ -77,6 +77,7 @@ _TITLE_SKIP = 3
 RULE_CONFIDENCE: dict[str, float] = {
     "letterhead": 0.78,
     "letterhead_legal_form": 0.86,
+    "signature": 0.8,
     "paid_stamp": 0.9,
     "paid_sentence": 0.82,
     "receipt_is_paid": 0.86,
@@ -236,6 +237,48 @@ def letterhead(ctx: Context, field: FieldSpec) -> Found | None:
             return full
         rule = "letterhead_legal_form" if _LEGAL.search(text + " ") else "letterhead"
         return _at(ctx, i, text, rule)
+    return None
+
+
+_SIGN_OFF = re.compile(r"^\s*(?:(?:many|best|kind|warm|with)\s+)?(?:thanks|thank\s+you|regards|"
+                       r"wishes|cheers|sincerely|best)(?:\s+\w+){0,2},?\s*$|^\s*--\s*$",
+                       re.IGNORECASE)
+_SIGNATURE_LINES = 6
+_SIGNATURE_CUT = re.compile(r"\s+(?:[\u00b7|\u2013\u2014-]|\u2022)\s+|,\s+")
+
+
+def signature(ctx: Context, field: FieldSpec) -> Found | None:
+    """The seller of an invoice or receipt sent as an e-mail, named in its signature (the
+    lines after the last sign-off, ``Thanks,`` / ``--``): the name that spells the sender's
+    mail domain (``Ortega Webworks`` for ``sam@ortega-webworks.example``, ``Lena Hart
+    Design`` for ``studio@lenahart.example``), cut after a legal form (``Brightpath IT Ltd
+    accounts team``). Of nested names the longest (the business, not the person); names
+    that spell the domain differently tie: empty."""
+    if ctx.kind not in _SELLER_LETTERHEAD:
+        return None
+    headers = _mail_headers(ctx)
+    senders = _EMAIL.findall(headers.get("from", (0, ""))[1])
+    if len(senders) != 1:
+        return None
+    domain = re.sub(r"[^a-z]", "", senders[0].lower().rsplit("@", 1)[1].rsplit(".", 1)[0])
+    marks = [i for i, t in enumerate(ctx.clean) if _SIGN_OFF.match(t)]
+    if len(domain) < 4 or not marks:
+        return None
+    found: list[Found] = []
+    for i in range(marks[-1] + 1, min(len(ctx.clean), marks[-1] + 1 + _SIGNATURE_LINES)):
+        text = _SIGNATURE_CUT.split(ctx.clean[i].strip(), maxsplit=1)[0]
+        legal = _LEGAL.search(text + " ")
+        if legal is not None:
+            text = text[: legal.end()].strip()
+        letters = re.sub(r"[^a-z]", "", text.lower())
+        if not text or not _name_like(text) or not letters.startswith(domain):
+            continue
+        hit = _at(ctx, i, text, "signature")
+        if hit is not None:
+            found.append(hit)
+    found.sort(key=lambda f: -len(f.raw))
+    if found and all(found[0].raw.lower().startswith(f.raw.lower()) for f in found):
+        return found[0]
     return None
 
 
@@ -1018,7 +1061,7 @@ def _first_of(*rules: Rule) -> Rule:
 
 
 RULES: dict[str, tuple[frozenset[FieldType], Rule]] = {
-    "vendor": (frozenset({FieldType.STRING}), letterhead),
+    "vendor": (frozenset({FieldType.STRING}), _first_of(letterhead, signature)),
     "invoice_number": (frozenset({FieldType.STRING}), invoice_mention),
     "paid": (frozenset({FieldType.BOOLEAN}), paid),
     "item_count": (frozenset({FieldType.INTEGER, FieldType.NUMBER}), item_rows),
