@@ -68,6 +68,7 @@ def values(text: str, fields: list[FieldSpec] = FIELDS) -> dict[str, Any]:
     ("vendor Pinecrest Veterinary Clinic", "email owner@x.example", False),  # no prose word
     ("the total of this invoice 210.00", "due now", False),  # a value ends the line
     ("The balance must be paid in full by 12", "May 2025.", True),  # a date split
+    ("The loss was reported to us on March 14,", "2025 by the tenant.", True),
 ])
 def test_continues(line: str, nxt: str, joined: bool) -> None:
     assert continues(line, nxt) is joined

@@ -598,8 +598,10 @@ class BuiltinExtractor:
                      for name, candidates in found.items()}
         wrapped = {i + 1 for p in ctx.passages if p.joined for _, i, _, _ in p.pieces}
         if wrapped:  # a wrapped sentence is prose: ``Payment can be made by ...`` is no pair
+            whole = {f.name for f in fields if f.type in _WHOLE_VALUE_TYPES}
             found = {name: [c for c in candidates
-                            if not (c.pair.layout == "space" and c.pair.line in wrapped)]
+                            if not (name in whole and c.pair.layout == "space"
+                                    and c.pair.line in wrapped)]
                      for name, candidates in found.items()}
         judge = Judge(roles, _issuer_emails(ctx))
         starts = [0]
@@ -619,6 +621,9 @@ class BuiltinExtractor:
         return out
 
 
+_WHOLE_VALUE_TYPES = frozenset({FieldType.ENUM, FieldType.BOOLEAN, FieldType.STRING})
+"""Types read from a whole value, so a wrapped sentence's words would be read as one; a
+date or an amount is read from the value's start and stays bounded."""
 CERTAIN_ISSUE = 0.8
 """An issue date read at least this sure (a label, or an e-mailed invoice's ``Date:``
 header) may anchor a relative due date; a bare date line or a doubtful label may not."""

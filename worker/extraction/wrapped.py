@@ -44,6 +44,7 @@ _GAP = re.compile(r"\S(?: {2,}|\t)\S")
 _BULLET = re.compile(r"^(?:[-*\u2022>#|]|\d{1,2}[.)]\s)")
 _MONTH = re.compile(r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?(?:\s|,|$)",
                     re.IGNORECASE)
+_YEAR = re.compile(r"(?:19|20)\d\d\b")
 _LABEL_LINE = re.compile(r"^[^\W\d_][^:]{0,30}:(?:\s|$)")
 
 
@@ -102,10 +103,9 @@ def continues(line: str, nxt: str) -> bool:
     if not _FUNCTION_WORDS & set(words):  # ``vendor Pinecrest Clinic`` / ``email ...``
         return False
     last = words[-1]
-    if last.isdigit() and len(last) <= 2 and _MONTH.match(b):  # ``by 12`` / ``May 2025``
-        return True
-    if any(ch.isdigit() for ch in last):  # ``invoice number PV-30045``: a value ends it
-        return False
+    if any(ch.isdigit() for ch in last):  # ``invoice number PV-30045``: a value ends it,
+        return bool(_MONTH.match(b) or _YEAR.match(b))  # unless a date goes on: ``by 12`` /
+        # ``May 2025``, ``on March 14,`` / ``2025``
     return b[0].islower() or a.endswith(",") or last in _OPEN_END
 
 
