@@ -346,3 +346,11 @@ def test_signature_names_the_seller_of_an_emailed_invoice(sender: str, signature
                                                            vendor: str | None) -> None:
     got = values(SIGNED.format(sender=sender, signature=signature), VENDOR)
     assert got.get("vendor_name") == vendor
+
+
+def test_an_agreement_sent_by_e_mail_is_not_signed_by_the_seller() -> None:
+    text = SIGNED.format(sender="Sam Ortega <sam@ortega-webworks.example>",
+                         signature="Sam\nOrtega Webworks").replace(
+        "Invoice 1093\nTotal: $480.00", "SERVICE AGREEMENT\nAgreement No: SA-1093")
+    assert "vendor_name" not in values(text.replace("Invoice 1093 - website maintenance",
+                                                    "Signed service agreement"), VENDOR)

@@ -244,6 +244,7 @@ _SIGN_OFF = re.compile(r"^\s*(?:(?:many|best|kind|warm|with)\s+)?(?:thanks|thank
                        r"wishes|cheers|sincerely|best)(?:\s+\w+){0,2},?\s*$|^\s*--\s*$",
                        re.IGNORECASE)
 _SIGNATURE_LINES = 6
+_SIGNED_BY_SELLER = frozenset({"invoice", "receipt", "statement", "credit_note"})
 _SIGNATURE_CUT = re.compile(r"\s+(?:[\u00b7|\u2013\u2014-]|\u2022)\s+|,\s+")
 
 
@@ -253,8 +254,9 @@ def signature(ctx: Context, field: FieldSpec) -> Found | None:
     mail domain (``Ortega Webworks`` for ``sam@ortega-webworks.example``, ``Lena Hart
     Design`` for ``studio@lenahart.example``), cut after a legal form (``Brightpath IT Ltd
     accounts team``). Of nested names the longest (the business, not the person); names
-    that spell the domain differently tie: empty."""
-    if ctx.kind not in _SELLER_LETTERHEAD:
+    that spell the domain differently tie: empty. Not on an agreement: either party may
+    send one (a signed contract comes back from the customer)."""
+    if ctx.kind not in _SIGNED_BY_SELLER:
         return None
     headers = _mail_headers(ctx)
     senders = _EMAIL.findall(headers.get("from", (0, ""))[1])
