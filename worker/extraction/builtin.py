@@ -21,6 +21,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import date, timedelta
 
 from shared.models import FieldSpec
 from shared.status import FieldType
@@ -29,7 +30,7 @@ from worker.extraction.currencies import code_in_label
 from worker.extraction.dateparse import infer_day_first
 from worker.extraction.document import ParsedDocument
 from worker.extraction.labels import LabelIndex, LabelMatch, tokens
-from worker.extraction.layout import Analysis, Pair, analyze, separator_colons
+from worker.extraction.layout import CHECK_MARK, Analysis, Pair, analyze, separator_colons
 from worker.extraction.lexicon import (
     bind_roles,
     detect_kind,
@@ -40,7 +41,14 @@ from worker.extraction.lexicon import (
 )
 from worker.extraction.prose import name_run
 from worker.extraction.types import LENIENT, Hints, parse_scored, unit_in_label
-from worker.extraction.unlabelled import SENT_TO, Context, Found, find, mail_header_lines
+from worker.extraction.unlabelled import (
+    SENT_TO,
+    Context,
+    Found,
+    find,
+    mail_header_lines,
+    relative_due,
+)
 from worker.extraction.values import (
     CHECKED,
     checked_option,
@@ -175,8 +183,14 @@ def _with(pair: Pair, value: str, messy: bool = False) -> Pair:
 
 # ------------------------------------------------------------------------ candidates
 def _space_pairs(analysis: Analysis, index: LabelIndex) -> Iterator[Pair]:
-    """``Label value`` lines: the longest schema label at the start, then whitespace."""
+    """``Label value`` lines: the longest schema label at the start, then whitespace. A line
+    answered by the check boxes under it (``Police report filed`` / ``Yes [ ]  No [X]``) is
+    a question, not ``Police report`` = ``filed``."""
+    asked = {p.label for p in analysis.pairs
+             if p.layout in ("heading", "next_line") and CHECK_MARK.search(p.value)}
     for opening in analysis.openings:
+        if opening.text in asked:
+            continue
         hit = index.prefix(opening.text)
         if hit is None:
             continue
@@ -390,7 +404,11 @@ class Judge:
         paid flag, ``Mastercard ending 5521`` or a schema's value alias for an enum."""
         role = self.roles.get(field.name)
         if field.type is FieldType.BOOLEAN and role == "paid":
-            return paid_phrase(raw)
+            verdict = paid_phrase(raw)
+            if verdict is not None:
+                return verdict
+            if _PAID_ON.match(raw):  # ``Paid 12/03/2025``, ``Paid on 12 March via card``
+                return True
         phrased = role_phrase(role, raw)
         if phrased is not None and field.type in _PHRASE_TYPES:
             value = json.loads(phrased)
@@ -423,6 +441,9 @@ def _parse(
         if not looks_like(dropped, raw):
             continue
         scored = parse_scored(field, raw, hints)
+        if scored is None and field.type is FieldType.DATE \
+                and judge.roles.get(field.name) in _PERIOD_ENDS:
+            scored = range_date(field, raw, hints, judge.roles.get(field.name) == "end_date")
         if scored is None:
             value = judge.fallback(field, raw.strip())
             scored = None if value is None else (value, LENIENT)
@@ -524,6 +545,36 @@ def _issuer_emails(ctx: Context) -> frozenset[str]:
     return frozenset(found)
 
 
+_PERIOD_ENDS = frozenset({"start_date", "end_date"})
+_RANGE = re.compile(r"^\s*(?:from\s+)?(?P<a>.+?)\s+(?:-|\u2013|\u2014|to|until|till|through|"
+                    r"thru)\s+(?P<b>.+?)\s*$", re.IGNORECASE)
+_DAY_RANGE = re.compile(r"^\s*(?P<a>\d{1,2})\.?\s*[-\u2013]\s*(?P<b>\d{1,2}\.?\s+\D.*?)\s*$")
+
+
+def range_date(field: FieldSpec, raw: str, hints: Hints, end: bool) -> tuple[object, float] | None:
+    """The start or the end of a period (``1-31 March 2025``, ``01/03/2025 to 31/03/2025``)
+    for a field that asks for one of them; a single-date field never gets here, so a range
+    never feeds it. The start may borrow the end's month and year (``1 - 31 March 2025``);
+    a start after the end is no period: ``None``."""
+    m = _RANGE.match(raw) or _DAY_RANGE.match(raw)
+    if m is None:
+        return None
+    a, b = m.group("a").strip(" ,"), m.group("b").strip(" ,.")
+    last = parse_scored(field, b, hints)
+    if last is None:
+        return None
+    first = parse_scored(field, a, hints)
+    tail = b.split()
+    for borrowed in (" ".join([a, *tail[1:]]), " ".join([a, tail[-1]])):
+        if first is None and len(tail) > 1:
+            first = parse_scored(field, borrowed, hints)
+    if first is None or not str(first[0]) <= str(last[0]):
+        return None
+    return last if end else first
+
+
+_PAID_ON = re.compile(r"\s*paid\s+(?:(?:on|via|by|with|using)\s+\S|\(?\d)", re.IGNORECASE)
+"""A paid flag's value that is the payment's date or amount: ``Paid 12/03/2025``."""
 _ISSUER_CUES = frozenset({"questions", "support", "remit", "remittance", "help", "vendor",
                           "supplier", "seller", "our", "from", "merchant"})
 _EMAIL_IN_LINE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,24}")
@@ -545,6 +596,13 @@ class BuiltinExtractor:
         if headers:  # an e-mail's ``Date:``/``From:`` are the message's, not the document's
             found = {name: [c for c in candidates if c.pair.line not in headers]
                      for name, candidates in found.items()}
+        wrapped = {i + 1 for p in ctx.passages if p.joined for _, i, _, _ in p.pieces}
+        if wrapped:  # a wrapped sentence is prose: ``Payment can be made by ...`` is no pair
+            whole = {f.name for f in fields if f.type in _WHOLE_VALUE_TYPES}
+            found = {name: [c for c in candidates
+                            if not (name in whole and c.pair.layout == "space"
+                                    and c.pair.line in wrapped)]
+                     for name, candidates in found.items()}
         judge = Judge(roles, _issuer_emails(ctx))
         starts = [0]
         starts += [i + 1 for i, ch in enumerate(doc.text) if ch == "\n"]
@@ -556,4 +614,43 @@ class BuiltinExtractor:
                 if hit is not None and not judge.refuses(f, hit.raw, hit.value or hit.raw):
                     cell = _rule_cell(f, hit, lines)
             out[f.name] = _locate(cell, doc, starts)
+        for f in fields:
+            if roles.get(f.name) == "due_date" and f.type is FieldType.DATE \
+                    and not out[f.name].filled:
+                out[f.name] = _locate(_relative_due(ctx, fields, roles, out), doc, starts)
         return out
+
+
+_WHOLE_VALUE_TYPES = frozenset({FieldType.ENUM, FieldType.BOOLEAN, FieldType.STRING})
+"""Types read from a whole value, so a wrapped sentence's words would be read as one; a
+date or an amount is read from the value's start and stays bounded."""
+CERTAIN_ISSUE = 0.8
+"""An issue date read at least this sure (a label, or an e-mailed invoice's ``Date:``
+header) may anchor a relative due date; a bare date line or a doubtful label may not."""
+
+
+def _relative_due(ctx: Context, fields: Sequence[FieldSpec], roles: Mapping[str, str],
+                  out: Mapping[str, Cell]) -> Cell:
+    """``Net 30`` / ``due within 30 days``: the issue date plus the days, only when the
+    issue date is certain (:data:`CERTAIN_ISSUE`, from a label or the mail header, never a
+    rule's guess at it) and one term is stated. Otherwise empty: a due date computed from a
+    wrong issue date would be wrong twice."""
+    issue = [out[f.name] for f in fields
+             if roles.get(f.name) == "invoice_date" and f.type is FieldType.DATE
+             and out[f.name].filled]
+    if len(issue) != 1:
+        return Cell.empty()
+    cell = issue[0]
+    sure = cell.method in ("label", "lexicon") or cell.rule == "mail_issue_date"
+    if not sure or cell.confidence < CERTAIN_ISSUE or not isinstance(cell.value, str):
+        return Cell.empty()
+    hit = relative_due(ctx)
+    if hit is None:
+        return Cell.empty()
+    try:
+        due = date.fromisoformat(cell.value) + timedelta(days=int(hit.value))
+    except ValueError:
+        return Cell.empty()
+    return Cell(value=due.isoformat(), confidence=round(calibrate(hit.confidence), 4),
+                label=None, line=hit.line, text=ctx.lines[hit.line - 1], raw=hit.raw,
+                method="rule", rule=hit.rule)

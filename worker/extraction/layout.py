@@ -44,7 +44,10 @@ _SEPARATOR = re.compile(
     r"|(?P<dots>\s*(?:\.{3,}|\u2026+|_{3,})\s*)"
 )
 _COLON = re.compile(r"\s*[:\uff1a]")
-CHECK_MARK = re.compile(r"\[[ xX\u2713\u2714]?\]|[\u2610\u2611\u2612]")
+CHECK_MARK = re.compile(r"\[[ xX\u2713\u2714]?\]|\([ xX\u2713\u2714]\)|[\u2610\u2611\u2612]")
+"""A check box, ticked or not: ``[x]``, ``[ ]``, ``(x)``, ``( )``, ``☑``, ``☐``."""
+TRAILING_MARK = re.compile(rf"\S\s*(?:{CHECK_MARK.pattern})\s*$")
+"""An option whose box follows it: ``Yes [X]``, ``No [ ]``."""
 """``[x]``, ``[ ]``, ``[✓]``, ``☐``, ``☑``, ``☒``: a form's check box."""
 _CHECKBOX_ITEM = re.compile(rf"(?P<mark>{CHECK_MARK.pattern})\s*(?P<label>[^\W\d_].*?)\s*:?")
 _RATE = re.compile(r"\d{1,3}(?:[.,]\d{1,3})?\s*%")
@@ -199,12 +202,13 @@ class _Analyzer:
             if pair is None:
                 continue
             label, value = pair
-            if value and CHECK_MARK.match(value):
+            if value and (CHECK_MARK.match(value) or TRAILING_MARK.search(value)):
                 value = " ".join([value, *_marked_run(row[k + 1 :])])
             if value:
                 self.add(label, value, i, "separator")
             elif k + 1 < len(row) and split[k + 1] is None:
-                self.add(label, row[k + 1], i, "table")
+                run = _marked_run(row[k + 1 :])  # ``Method:   Cash [ ]   Card [x]``
+                self.add(label, " ".join(run) if len(run) > 1 else row[k + 1], i, "table")
             elif k + 1 == len(row):
                 self._below(i, label, "next_line")
         if split[0] is None:
@@ -224,7 +228,8 @@ class _Analyzer:
             return
         below = self.rows[j]
         if below and not any(split_pair(c) for c in below) and not self.lines[j].endswith(":"):
-            options = _marked_run(below) if CHECK_MARK.match(below[0]) else below[:1]
+            marked = CHECK_MARK.match(below[0]) or TRAILING_MARK.search(below[0])
+            options = _marked_run(below) if marked else below[:1]
             self.add(label, " ".join(options), j, layout)
 
     def _header_like(self, i: int, row: list[str]) -> bool:
@@ -280,7 +285,7 @@ def _marked_run(cells: list[str]) -> list[str]:
     """The check-marked option cells that follow a ``Label: [x] Yes`` cell."""
     run: list[str] = []
     for cell in cells:
-        if not CHECK_MARK.match(cell):
+        if not (CHECK_MARK.match(cell) or TRAILING_MARK.search(cell)):
             break
         run.append(cell)
     return run

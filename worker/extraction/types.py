@@ -44,9 +44,9 @@ PLACEHOLDERS = frozenset(
      "(blank)", "blank"}
 )
 TRUE_WORDS = frozenset({"yes", "y", "true", "t", "1", "checked", "x", "[x]", "☑", "☒", "✓",
-                        "✔", "on", "ja", "oui", "si", "sí"})
+                        "✔", "on", "ja", "oui", "si", "sí", "(x)", "[✓]", "[✔]", "(✓)", "(✔)"})
 FALSE_WORDS = frozenset({"no", "n", "false", "f", "0", "unchecked", "[ ]", "[]", "☐", "off",
-                         "nein", "non"})
+                         "nein", "non", "( )"})
 _EMAIL = re.compile(
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}"

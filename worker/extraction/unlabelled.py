@@ -28,14 +28,22 @@ from worker.extraction.lexicon import detect_kind, enum_from_phrase, load, paid_
 from worker.extraction.prose import LEGAL_FORM
 from worker.extraction.types import Hints, parse_scored
 from worker.extraction.values import leading_values
+from worker.extraction.wrapped import Passage, passages
 
 _LEGAL = re.compile(rf"\b(?:{LEGAL_FORM})\.?(?:\s|$)", re.IGNORECASE)
 _EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,24}")
 _TIME = re.compile(
     r"\s*(?:,\s*|\s+)?(?:at\s+)?\d{1,2}:\d{2}(?::\d{2})?\s*(?:[AaPp]\.?[Mm]\.?)?\s*$")
+_DUE_WHEN = r"(?:by|on\s+or\s+before|on|before|no\s+later\s+than|not\s+later\s+than)"
 _DUE_SENTENCE = re.compile(
-    r"\b(?:pay(?:ment)?(?:\s+is)?(?:\s+due)?|due|payable|remit|settle)\s+"
-    r"(?:by|on|before|no\s+later\s+than)\s+(?P<rest>.+)", re.IGNORECASE)
+    r"(?:\b(?:pay(?:ment)?(?:\s+is)?(?:\s+due)?|due|payable(?:\s+in\s+full)?|remit|settle)"
+    r"|\b(?:pay|settle|remit)\s+(?:this|the|your)\s+(?:invoice|bill|balance|amount(?:\s+due)?|"
+    r"account|fee\s+note|statement)(?:\s+in\s+full)?(?:\s+by\s+(?:bank\s+transfer|card|cheque|"
+    r"check|direct\s+debit|bacs))?"
+    r"|\b(?:must|should|to|needs\s+to)\s+be\s+(?:paid|settled|received)(?:\s+in\s+full)?)"
+    r"\s+" + _DUE_WHEN + r"\s+(?P<rest>.+)", re.IGNORECASE)
+"""``Please pay by 14 March``, ``Please settle this invoice by bank transfer no later than
+12 May 2025``, ``must be paid in full by ...``: a sentence stating the due date."""
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 _HEADER_ITEM = frozenset({"description", "item", "items", "product", "article", "service",
                           "sku", "goods", "details", "particulars"})
@@ -69,6 +77,7 @@ _TITLE_SKIP = 3
 RULE_CONFIDENCE: dict[str, float] = {
     "letterhead": 0.78,
     "letterhead_legal_form": 0.86,
+    "signature": 0.8,
     "paid_stamp": 0.9,
     "paid_sentence": 0.82,
     "receipt_is_paid": 0.86,
@@ -90,6 +99,8 @@ RULE_CONFIDENCE: dict[str, float] = {
     "police_sentence": 0.82,
     "title_claim_type": 0.8,
     "due_sentence": 0.86,
+    "relative_due": 0.8,
+    "mail_issue_date": 0.8,
     "payment_sentence": 0.8,
     "law_sentence": 0.82,
     "notice_sentence": 0.82,
@@ -125,6 +136,9 @@ class Context:
         self.letterhead = _letterhead(self.clean)
         self.head_domains = {m.group().rsplit("@", 1)[1].lower()
                              for i in self.letterhead for m in _EMAIL.finditer(self.lines[i])}
+        self.passages = passages(self.lines)
+        """The lines with wrapped sentences joined (:mod:`.wrapped`): what sentence rules
+        scan, so a date or a method on the line after its sentence's verb is still read."""
 
     @classmethod
     def of(cls, lines: Sequence[str]) -> Context:
@@ -178,6 +192,14 @@ def _at(ctx: Context, i: int, raw: str, rule: str, value: Any = None) -> Found |
     return None if col < 0 else Found(raw, i + 1, col, rule, value)
 
 
+def _in(ctx: Context, p: Passage, start: int, end: int, rule: str,
+        value: Any = None) -> Found:
+    """A hit at ``p.text[start:end]``, located in the original lines (its raw keeps the line
+    break of a wrapped sentence, so provenance offsets still match the document)."""
+    line, col, raw = p.locate(start, end, ctx.lines)
+    return Found(raw, line + 1, col, rule, value)
+
+
 def _unique(found: list[Found], key: Callable[[Found], Any]) -> Found | None:
     """The first candidate when every candidate agrees; ``None`` on a tie of differing ones."""
     return found[0] if found and len({key(f) for f in found}) == 1 else None
@@ -215,6 +237,50 @@ def letterhead(ctx: Context, field: FieldSpec) -> Found | None:
             return full
         rule = "letterhead_legal_form" if _LEGAL.search(text + " ") else "letterhead"
         return _at(ctx, i, text, rule)
+    return None
+
+
+_SIGN_OFF = re.compile(r"^\s*(?:(?:many|best|kind|warm|with)\s+)?(?:thanks|thank\s+you|regards|"
+                       r"wishes|cheers|sincerely|best)(?:\s+\w+){0,2},?\s*$|^\s*--\s*$",
+                       re.IGNORECASE)
+_SIGNATURE_LINES = 6
+_SIGNED_BY_SELLER = frozenset({"invoice", "receipt", "statement", "credit_note"})
+_SIGNATURE_CUT = re.compile(r"\s+(?:[\u00b7|\u2013\u2014-]|\u2022)\s+|,\s+")
+
+
+def signature(ctx: Context, field: FieldSpec) -> Found | None:
+    """The seller of an invoice or receipt sent as an e-mail, named in its signature (the
+    lines after the last sign-off, ``Thanks,`` / ``--``): the name that spells the sender's
+    mail domain (``Ortega Webworks`` for ``sam@ortega-webworks.example``, ``Lena Hart
+    Design`` for ``studio@lenahart.example``), cut after a legal form (``Brightpath IT Ltd
+    accounts team``). Of nested names the longest (the business, not the person); names
+    that spell the domain differently tie: empty. Not on an agreement: either party may
+    send one (a signed contract comes back from the customer)."""
+    if ctx.kind not in _SIGNED_BY_SELLER:
+        return None
+    headers = _mail_headers(ctx)
+    senders = _EMAIL.findall(headers.get("from", (0, ""))[1])
+    if len(senders) != 1:
+        return None
+    domain = re.sub(r"[^a-z]", "", senders[0].lower().rsplit("@", 1)[1].rsplit(".", 1)[0])
+    marks = [i for i, t in enumerate(ctx.clean) if _SIGN_OFF.match(t)]
+    if len(domain) < 4 or not marks:
+        return None
+    found: list[Found] = []
+    for i in range(marks[-1] + 1, min(len(ctx.clean), marks[-1] + 1 + _SIGNATURE_LINES)):
+        text = _SIGNATURE_CUT.split(ctx.clean[i].strip(), maxsplit=1)[0]
+        legal = _LEGAL.search(text + " ")
+        if legal is not None:
+            text = text[: legal.end()].strip()
+        letters = re.sub(r"[^a-z]", "", text.lower())
+        if not text or not _name_like(text) or not letters.startswith(domain):
+            continue
+        hit = _at(ctx, i, text, "signature")
+        if hit is not None:
+            found.append(hit)
+    found.sort(key=lambda f: -len(f.raw))
+    if found and all(found[0].raw.lower().startswith(f.raw.lower()) for f in found):
+        return found[0]
     return None
 
 
@@ -266,11 +332,12 @@ def paid(ctx: Context, field: FieldSpec) -> Found | None:
     full``), else a receipt (a receipt records a payment). Contradicting lines give nothing."""
     stamps: list[Found] = []
     sentences: list[Found] = []
+    prose: set[int] = set()  # lines that may hold a paid sentence (no label, no stamp)
     for i, text in enumerate(ctx.clean):
         core = text.strip(" *!.-=#[]()")
         if not core or ":" in core or len(core.split()) > 6:
             if core and ":" not in core:
-                sentences += _paid_sentences(ctx, i)
+                prose.add(i)
             continue
         verdict = paid_phrase(core)
         if verdict is not None:
@@ -278,11 +345,13 @@ def paid(ctx: Context, field: FieldSpec) -> Found | None:
             if found is not None:
                 stamps.append(found)
         else:
-            sentences += _paid_sentences(ctx, i)
-    for i, line in enumerate(ctx.lines):
-        m = _UNPAID_SENTENCE.search(line)
+            prose.add(i)
+    for p in ctx.passages:
+        if (":" not in p.text) if p.joined else (p.first in prose):
+            sentences += _paid_sentences(ctx, p)
+        m = _UNPAID_SENTENCE.search(p.text)
         if m is not None:
-            sentences.append(Found(m.group(), i + 1, m.start(), "paid_sentence", False))
+            sentences.append(_in(ctx, p, *m.span(), "paid_sentence", False))
     for group in (stamps, sentences):
         if group:
             return _unique(group, lambda f: f.value)
@@ -313,15 +382,17 @@ _UNPAID_SENTENCE = re.compile(
 (a paid sentence elsewhere in the document makes the two disagree: empty)."""
 
 
-def _paid_sentences(ctx: Context, i: int) -> list[Found]:
-    m = _PAID_SENTENCE.search(ctx.lines[i])
+def _paid_sentences(ctx: Context, p: Passage) -> list[Found]:
+    text = p.text
+    m = _PAID_SENTENCE.search(text)
     if m is None or re.search(r"\b(?:not|no|un|if|once|when|until|before)\b",
-                              ctx.lines[i][: m.start()], re.IGNORECASE):
+                              text[: m.start()], re.IGNORECASE):
         return []
-    if _LEDGER_AMOUNT.search(ctx.lines[i][m.end():]):
+    if _LEDGER_AMOUNT.search(text[m.end():]):
         return []
-    return [Found(m.group().strip(), i + 1, ctx.lines[i].find(m.group().strip()),
-                  "paid_sentence", True)]
+    start = m.start() + len(m.group()) - len(m.group().lstrip())
+    end = m.end() - (len(m.group()) - len(m.group().rstrip()))
+    return [_in(ctx, p, start, end, "paid_sentence", True)]
 
 
 # ---------------------------------------------------------------------------- item rows
@@ -411,16 +482,67 @@ def bare_date(ctx: Context, field: FieldSpec) -> Found | None:
 def due_sentence(ctx: Context, field: FieldSpec) -> Found | None:
     """``Please pay by 14 March 2025.``, ``Payment is due on 2025-03-14``."""
     found: list[Found] = []
-    for i, line in enumerate(ctx.lines):
-        for m in _DUE_SENTENCE.finditer(line):
-            rest = m.group("rest").rstrip(" .")
-            for raw in (rest, *leading_values(rest, False)):
-                raw = raw.rstrip(" .,;")
-                parsed = parse_scored(field, raw, Hints())
-                if parsed is not None:
-                    found.append(Found(raw, i + 1, m.start("rest"), "due_sentence", parsed[0]))
-                    break
+    for p in ctx.passages:
+        for pattern in (_DUE_SENTENCE, _COLLECTED_ON):
+            for m in pattern.finditer(p.text):
+                rest = re.split(r"[.;!?](?:\s|$)", m.group("rest"), maxsplit=1)[0].rstrip(" .")
+                for raw in (rest, *leading_values(rest, False)):
+                    raw = raw.rstrip(" .,;")
+                    parsed = parse_scored(field, raw, Hints())
+                    if parsed is not None:
+                        start = m.start("rest")
+                        found.append(_in(ctx, p, start, start + len(raw), "due_sentence",
+                                         parsed[0]))
+                        break
     return _unique(found, lambda f: f.value)
+
+
+def relative_due(ctx: Context) -> Found | None:
+    """``Terms: Net 30``, ``Payment is due within 30 days``, ``payable within 14 days of the
+    invoice date``: the number of days after the issue date (``value``); the caller adds them
+    to an issue date it is sure of. ``Net 30`` counts only beside ``terms`` or ``days`` (else
+    it may be a net amount); ``within 14 days of receipt`` (another anchor) counts not; two
+    different terms give nothing."""
+    found: list[Found] = []
+    for p in ctx.passages:
+        for m in _RELATIVE_DUE.finditer(p.text):
+            if m.group("net"):
+                if not (m.group("netdays") or re.search(r"\bterms?\b", p.text, re.IGNORECASE)):
+                    continue
+                days = int(m.group("net"))
+            else:
+                anchor = m.group("anchor")
+                if anchor and not _ISSUE_ANCHOR.search(anchor):
+                    continue
+                days = int(m.group("days"))
+            if 0 < days <= 120:
+                found.append(_in(ctx, p, *m.span(), "relative_due", days))
+    return _unique(found, lambda f: f.value)
+
+
+_NOT_THE_ISSUE = re.compile(r"\b(?:remind(?:er)?|overdue|past\s+due|outstanding|final\s+notice|"
+                            r"chas(?:e|er|ing)|still\s+unpaid|statement)\b|^\s*(?:re|fwd?|aw|wg)"
+                            r"\s*:", re.IGNORECASE)
+
+
+def mail_issue_date(ctx: Context, field: FieldSpec) -> Found | None:
+    """An invoice or receipt sent as the e-mail itself, with no date in its body: the day it
+    was sent (the ``Date:`` header) is the day it was issued. Not for a reminder, a reply or
+    a statement (``Reminder``, ``overdue``, ``Re:`` in the subject or the body): such a
+    message is sent after the invoice it is about."""
+    if ctx.kind not in ("invoice", "receipt", "credit_note"):
+        return None
+    headers = _mail_headers(ctx)
+    if "date" not in headers or "from" not in headers:
+        return None
+    subject = headers.get("subject", (0, ""))[1]
+    if _NOT_THE_ISSUE.search(subject) or any(_NOT_THE_ISSUE.search(t) for t in ctx.clean):
+        return None
+    i, value = headers["date"]
+    raw = re.sub(r"\s+(?:\d{1,2}:\d{2}(?::\d{2})?)\s*(?:[+-]\d{4}|[A-Z]{2,4})?.*$", "",
+                 value).strip()
+    parsed = parse_scored(field, raw, Hints())
+    return None if parsed is None else _at(ctx, i, raw, "mail_issue_date", parsed[0])
 
 
 # ---------------------------------------------------------------------------- e-mail
@@ -626,11 +748,12 @@ def _id_mention(word: str) -> Rule:
     this reads the prose). Two different identifiers give nothing."""
     def read(ctx: Context, field: FieldSpec) -> Found | None:
         found: list[Found] = []
-        for i, line in enumerate(ctx.lines):
-            for m in _ID_MENTION.finditer(line):
+        for p in ctx.passages:
+            for m in _ID_MENTION.finditer(p.text):
                 raw = m.group("id").rstrip("/-")
                 if m.group("word").lower() == word and any(ch.isdigit() for ch in raw):
-                    found.append(Found(raw, i + 1, m.start("id"), "id_mention"))
+                    start = m.start("id")
+                    found.append(_in(ctx, p, start, start + len(raw), "id_mention"))
         return _unique(found, lambda f: f.raw.upper())
     return read
 
@@ -646,12 +769,11 @@ def amount_sentence(ctx: Context, field: FieldSpec) -> Found | None:
     """``I estimate the damage at GBP 5,200``, ``the initial estimate of the loss is GBP
     6,950.00``: the amount a sentence puts on the claim. Two different amounts tie."""
     found: list[Found] = []
-    for i, line in enumerate(ctx.lines):
-        for m in _AMOUNT_SENTENCE.finditer(line):
-            raw = m.group("money")
-            parsed = parse_scored(field, raw, Hints())
+    for p in ctx.passages:
+        for m in _AMOUNT_SENTENCE.finditer(p.text):
+            parsed = parse_scored(field, m.group("money"), Hints())
             if parsed is not None:
-                found.append(Found(raw, i + 1, m.start("money"), "amount_sentence", parsed[0]))
+                found.append(_in(ctx, p, *m.span("money"), "amount_sentence", parsed[0]))
     return _unique(found, lambda f: repr(f.value))
 
 
@@ -663,12 +785,11 @@ _EXCESS_SENTENCE = re.compile(
 def excess_sentence(ctx: Context, field: FieldSpec) -> Found | None:
     """``The policy excess is £250.``: the deductible a sentence states. Two differ: empty."""
     found: list[Found] = []
-    for i, line in enumerate(ctx.lines):
-        for m in _EXCESS_SENTENCE.finditer(line):
-            raw = m.group("money")
-            parsed = parse_scored(field, raw, Hints())
+    for p in ctx.passages:
+        for m in _EXCESS_SENTENCE.finditer(p.text):
+            parsed = parse_scored(field, m.group("money"), Hints())
             if parsed is not None:
-                found.append(Found(raw, i + 1, m.start("money"), "excess_sentence", parsed[0]))
+                found.append(_in(ctx, p, *m.span("money"), "excess_sentence", parsed[0]))
     return _unique(found, lambda f: repr(f.value))
 
 
@@ -679,6 +800,22 @@ def contact_email(ctx: Context, field: FieldSpec) -> Found | None:
 
 
 _MONTH_WORD = r"(?:\d|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)"
+_COLLECTED_ON = re.compile(
+    r"\b(?:will|shall|to|'ll)\s+(?:be\s+)?(?:\w+\s+){0,2}?(?:collect(?:ed)?|debit(?:ed)?|"
+    r"tak(?:en|e))\b[^.;!?]{0,70}?\bon\s+(?:or\s+(?:just\s+)?after\s+)?(?:the\s+)?(?P<rest>"
+    + _MONTH_WORD + r".*)", re.IGNORECASE)
+"""``Your payment will be collected by Direct Debit on 9 July 2025``, ``We will collect the
+amount ... on or after 14 May 2025``: the day a bill is collected is its due date (as a
+``Collection date`` label says); a past ``was collected on`` is a record, not a due date."""
+_RELATIVE_DUE = re.compile(
+    r"\bnet\s?(?P<net>\d{1,3})(?P<netdays>\s+days?)?\b(?![.,]\d)"
+    r"|\b(?:due|payable(?:\s+in\s+full)?|pay(?:ment)?(?:\s+is)?(?:\s+due)?|settle(?:d|ment)?|"
+    r"remit(?:ted)?|be\s+paid)\s+(?:with)?in\s+(?P<days>\d{1,3})\s+(?:calendar\s+)?days?\b"
+    r"(?:\s+(?:of|from|after)\s+(?P<anchor>(?:the\s+)?[\w' ]{1,30}?))?(?=\s*(?:[.,;)]|$))",
+    re.IGNORECASE)
+_ISSUE_ANCHOR = re.compile(r"\b(?:invoice|issue|bill|billing|statement|fee\s+note|this\s+"
+                           r"(?:invoice|bill|notice))\b(?:\s+date)?|\b(?:date\s+of\s+"
+                           r"(?:invoice|issue|this\s+invoice))\b", re.IGNORECASE)
 _LOSS_VERBS = (r"(?:occurred|happened|took\s+place|broken\s+into|burgled|stolen|damaged|"
                r"destroyed|caught\s+fire|flooded|collided|crashed|burst|failed|leaked|escaped|"
                r"collapsed|broke|started|fell|slipped)")
@@ -702,14 +839,15 @@ def _date_sentence(pattern: re.Pattern[str], rule: str) -> Rule:
     on Saturday 1 November 2025``); two different dates leave the cell empty."""
     def read(ctx: Context, field: FieldSpec) -> Found | None:
         found: list[Found] = []
-        for i, line in enumerate(ctx.lines):
-            for m in pattern.finditer(line):
+        for p in ctx.passages:
+            for m in pattern.finditer(p.text):
                 rest = re.split(r"[.;!?](?:\s|$)", m.group("rest"), maxsplit=1)[0].strip(" ,")
                 for raw in (rest, *leading_values(rest, False)):
                     raw = raw.rstrip(" .,;")
                     parsed = parse_scored(field, raw, Hints())
                     if parsed is not None:
-                        found.append(Found(raw, i + 1, m.start("rest"), rule, parsed[0]))
+                        start = m.start("rest")
+                        found.append(_in(ctx, p, start, start + len(raw), rule, parsed[0]))
                         break
         return _unique(found, lambda f: f.value)
     return read
@@ -733,13 +871,13 @@ def injury_sentence(ctx: Context, field: FieldSpec) -> Found | None:
     """``Nobody was injured.`` -> 0, ``Two passengers were injured`` -> 2; disagreeing
     sentences leave the cell empty."""
     found: list[Found] = []
-    for i, line in enumerate(ctx.lines):
-        for m in _NOBODY_HURT.finditer(line):
-            found.append(Found(m.group(), i + 1, m.start(), "injury_sentence", 0))
-        for m in _SOME_HURT.finditer(line):
+    for p in ctx.passages:
+        for m in _NOBODY_HURT.finditer(p.text):
+            found.append(_in(ctx, p, *m.span(), "injury_sentence", 0))
+        for m in _SOME_HURT.finditer(p.text):
             word = m.group("n").casefold()
             n = int(word) if word.isdigit() else _COUNT_WORDS[word]
-            found.append(Found(m.group(), i + 1, m.start(), "injury_sentence", n))
+            found.append(_in(ctx, p, *m.span(), "injury_sentence", n))
     return _unique(found, lambda f: f.value)
 
 
@@ -760,13 +898,13 @@ def police_sentence(ctx: Context, field: FieldSpec) -> Found | None:
     """``I reported the burglary to the police`` / a crime reference -> yes; ``the police
     were not called`` -> no. A sentence of each kind contradicts: empty."""
     found: list[Found] = []
-    for i, line in enumerate(ctx.lines):
-        negated = [(m, False) for m in _POLICE_NO.finditer(line)]
+    for p in ctx.passages:
+        negated = [(m, False) for m in _POLICE_NO.finditer(p.text)]
         spans = [m.span() for m, _ in negated]
-        affirmed = [(m, True) for m in _POLICE_YES.finditer(line)
+        affirmed = [(m, True) for m in _POLICE_YES.finditer(p.text)
                     if not any(a <= m.start() < b or m.start() <= a < m.end() for a, b in spans)]
         for m, value in negated + affirmed:
-            found.append(Found(m.group(), i + 1, m.start(), "police_sentence", value))
+            found.append(_in(ctx, p, *m.span(), "police_sentence", value))
     return _unique(found, lambda f: f.value)
 
 
@@ -801,14 +939,21 @@ def payment_sentence(ctx: Context, field: FieldSpec) -> Found | None:
     receipt also a tender line, ``Cash   100.00`` (see :func:`_tender_line`)."""
     values = field.values or []
     found: list[Found] = []
-    for i, line in enumerate(ctx.lines):
-        if "@" in line:
+    for p in ctx.passages:
+        line = p.text
+        if "@" in line and not p.joined:
             continue
-        tender = _tender_line(ctx, i, field) if ctx.kind == "receipt" else None
+        tender = _tender_line(ctx, p.first, field) if ctx.kind == "receipt" and not p.joined \
+            else None
         if tender is not None:
             found.append(tender)
             continue
-        for sentence in _SENTENCE_SPLIT.split(line.strip()):
+        offset = 0
+        for sentence in _SENTENCE_SPLIT.split(line):
+            start = line.find(sentence, offset)
+            offset = start + len(sentence)
+            if "@" in sentence:
+                continue
             words = set(tokens(sentence))
             if not (words & _PAY_CUES or _MASKED.search(sentence)):
                 continue
@@ -818,8 +963,9 @@ def payment_sentence(ctx: Context, field: FieldSpec) -> Found | None:
                 continue  # ``Pay online, by phone, or mail a check``: a choice, not a record
             value = enum_from_phrase(sentence, values, _value_aliases(field))
             if value is not None:
-                found.append(Found(sentence.strip(), i + 1, line.find(sentence.strip()),
-                                   "payment_sentence", value))
+                lead = len(sentence) - len(sentence.lstrip())
+                found.append(_in(ctx, p, start + lead, start + len(sentence.rstrip()),
+                                 "payment_sentence", value))
     return _unique(found, lambda f: f.value)
 
 
@@ -917,11 +1063,11 @@ def _first_of(*rules: Rule) -> Rule:
 
 
 RULES: dict[str, tuple[frozenset[FieldType], Rule]] = {
-    "vendor": (frozenset({FieldType.STRING}), letterhead),
+    "vendor": (frozenset({FieldType.STRING}), _first_of(letterhead, signature)),
     "invoice_number": (frozenset({FieldType.STRING}), invoice_mention),
     "paid": (frozenset({FieldType.BOOLEAN}), paid),
     "item_count": (frozenset({FieldType.INTEGER, FieldType.NUMBER}), item_rows),
-    "invoice_date": (frozenset({FieldType.DATE}), bare_date),
+    "invoice_date": (frozenset({FieldType.DATE}), _first_of(bare_date, mail_issue_date)),
     "due_date": (frozenset({FieldType.DATE}), due_sentence),
     "customer_email": (frozenset({FieldType.EMAIL}), customer_email),
     "contact_email": (frozenset({FieldType.EMAIL}), contact_email),

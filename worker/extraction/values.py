@@ -25,9 +25,10 @@ from worker.extraction.types import MAGNITUDES, RANGE_WORDS, TIME_UNITS, UNIT_ST
 
 _SENTENCE_END = re.compile(r"(?<=[^\s.])\.\s+(?=[A-Z])|;\s|\s\|\s")
 _ABBREVIATION = re.compile(r"(?:^|\s)[A-Z][A-Za-z]{0,3}$")
-CHECKED = frozenset({"[x]", "[X]", "[\u2713]", "[\u2714]", "\u2611", "\u2612"})
+CHECKED = frozenset({"[x]", "[X]", "[\u2713]", "[\u2714]", "\u2611", "\u2612", "(x)", "(X)",
+                     "(\u2713)", "(\u2714)"})
 """Check box marks that mean "checked"."""
-_BARE_MARKS = CHECKED | {"[ ]", "[]", "\u2610"}
+_BARE_MARKS = CHECKED | {"[ ]", "[]", "\u2610", "( )"}
 _PREFIX_WORDS = 10
 _UNIT_WORD = re.compile(r"[^\W\d_]{1,12}\.?")
 _LEGAL_TAIL = re.compile(
@@ -55,11 +56,20 @@ def checked_option(value: str) -> str | None:
     boolean parser reads that), ``""`` when no option or several are checked.
     """
     marks = list(CHECK_MARK.finditer(value))
-    if not marks or marks[0].start() != 0 or value.strip() in _BARE_MARKS:
+    if not marks or value.strip() in _BARE_MARKS:
         return None
-    ends = [m.start() for m in marks[1:]] + [len(value)]
-    options = [(m.group(), value[m.end() : end].strip()) for m, end in zip(marks, ends,
-                                                                           strict=True)]
+    if marks[0].start() == 0:
+        ends = [m.start() for m in marks[1:]] + [len(value)]
+        options = [(m.group(), value[m.end() : end].strip())
+                   for m, end in zip(marks, ends, strict=True)]
+    elif len(marks) > 1 and value.rstrip().endswith(marks[-1].group()):  # ``Yes [X]  No [ ]``
+        starts = [0] + [m.end() for m in marks[:-1]]
+        options = [(m.group(), value[start : m.start()].strip())
+                   for m, start in zip(marks, starts, strict=True)]
+        if not all(text for _, text in options):
+            return None
+    else:
+        return None
     chosen = [text for mark, text in options if mark in CHECKED]
     return chosen[0] if len(chosen) == 1 and chosen[0] else ""
 
