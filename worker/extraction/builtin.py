@@ -229,6 +229,10 @@ _RATE_IN_LABEL = re.compile(
     r"\s*(?:[(\[]\s*)?(?:@|at\s+)?\s*(?P<pct>(?P<rate>\d{1,3}(?:[.,]\d{1,3})?)\s*%)\s*(?:[)\]])?")
 
 
+_INCLUDED = re.compile(r"^(?:incl\.?|including|inkl\.?|plus|zzgl\.?|excl\.?|excluding)\s+"
+                       r"|\s+(?:incl\.?|included|inclusive|inkl\.?|enthalten)$", re.IGNORECASE)
+
+
 def _split_rate(pair: Pair) -> list[Pair]:
     """``Tax 9%   9.41`` is a tax of 9.41 *at* 9 %: the label ``Tax`` gets the amount and
     ``Tax rate`` the rate, so neither a rate becomes an amount nor the reverse. The same holds
@@ -240,6 +244,7 @@ def _split_rate(pair: Pair) -> list[Pair]:
     if len(rates) > 1:  # ``5% ... 20%``: which rate the amount is at is unclear
         return [pair]
     base = " ".join(_RATE_IN_LABEL.sub(" ", pair.label).split()).strip(" :-")
+    base = _INCLUDED.sub("", base).strip(" :-")  # ``incl. 19% MwSt.``, ``VAT 3.8% included``
     # ``zzgl. 19 % MwSt. / plus 19 % VAT``: the bilingual label states its one rate twice
     if not base or not base[0].isalpha():
         return [pair]

@@ -106,6 +106,11 @@ RULE_CONFIDENCE: dict[str, float] = {
     "notice_sentence": 0.82,
     "term_sentence": 0.82,
     "renewal_sentence": 0.8,
+    "balance_zero": 0.84,
+    "balance_owing": 0.82,
+    "amount_paid_total": 0.82,
+    "title_number": 0.82,
+    "place_date": 0.8,
 }
 """Confidence per rule, below a labelled reading's (see docs/extraction.md, calibration)."""
 
@@ -340,6 +345,10 @@ def paid(ctx: Context, field: FieldSpec) -> Found | None:
                 prose.add(i)
             continue
         verdict = paid_phrase(core)
+        if verdict is None and _TITLE_DASH.search(core):  # ``OVERDUE - please pay now``
+            head = _TITLE_DASH.split(core, maxsplit=1)[0].strip(" *!.-=#[]()")
+            verdict = paid_phrase(head) if head.isupper() else None
+            core = head if verdict is not None else core
         if verdict is not None:
             found = _at(ctx, i, core, "paid_stamp", verdict)
             if found is not None:
@@ -352,7 +361,7 @@ def paid(ctx: Context, field: FieldSpec) -> Found | None:
         m = _UNPAID_SENTENCE.search(p.text)
         if m is not None:
             sentences.append(_in(ctx, p, *m.span(), "paid_sentence", False))
-    for group in (stamps, sentences):
+    for group in (stamps, sentences, _balance_lines(ctx)):
         if group:
             return _unique(group, lambda f: f.value)
     if ctx.kind == "receipt":
@@ -380,6 +389,80 @@ _UNPAID_SENTENCE = re.compile(
     re.IGNORECASE)
 """``invoice BP-1 is still unpaid``, ``remains outstanding``: a sentence saying it is not paid
 (a paid sentence elsewhere in the document makes the two disagree: empty)."""
+
+
+_BALANCE = re.compile(
+    r"^\W*(?P<label>(?:balance|amount|total)\s+(?:due|owing|outstanding|remaining|to\s+pay)"
+    r"|(?:outstanding|remaining|unpaid|open)\s+(?:balance|amount)|balance|left\s+to\s+pay)"
+    r"\W{0,3}\s*(?:[A-Z]{3}\s*)?[$\u20ac\u00a3\u00a5]?\s*(?P<amount>\d[\d,.' ]*\d|\d)\W*$",
+    re.IGNORECASE)
+_OWING = re.compile(r"outstanding|unpaid|owing|open", re.IGNORECASE)
+_AMOUNT_PAID = re.compile(
+    r"^\W*(?:amount|total)\s+(?:paid|received)\W{0,3}\s*(?:[A-Z]{3}\s*)?"
+    r"[$\u20ac\u00a3\u00a5]?\s*(?P<amount>\d[\d,.' ]*\d)\W*$", re.IGNORECASE)
+_TOTAL_LINE = re.compile(
+    r"^\W*(?:grand\s+)?total(?:\s+amount)?\W{0,3}\s*(?:[A-Z]{3}\s*)?"
+    r"[$\u20ac\u00a3\u00a5]?\s*(?P<amount>\d[\d,.' ]*\d)\W*$", re.IGNORECASE)
+
+
+def _amount(text: str) -> float | None:
+    digits = re.sub(r"[,' ]", "", text)
+    try:
+        return float(digits)
+    except ValueError:
+        return None
+
+
+def _sums(i: int, line: str, totals: set[float],
+          paid_amounts: list[tuple[int, str, float]]) -> None:
+    """Collect a ``Total`` line's amount or an ``Amount paid`` line's (above zero)."""
+    m = _TOTAL_LINE.match(line)
+    if m is not None:
+        value = _amount(m.group("amount"))
+        if value is not None:
+            totals.add(value)
+        return
+    m = _AMOUNT_PAID.match(line)
+    if m is not None:
+        value = _amount(m.group("amount"))
+        if value is not None and value > 0:
+            paid_amounts.append((i, m.group("amount"), value))
+
+
+def _balance_lines(ctx: Context) -> list[Found]:
+    """What the totals block says once the stamps and sentences are silent: a balance of
+    ``0.00`` (``Balance due 0.00``, ``Amount due: $0.00``) means paid; an *outstanding* or
+    *unpaid* balance above zero means not paid (a bare ``Amount due 120.00`` does not: it is
+    how every invoice states its total, paid or not); ``Amount paid`` equal to the one
+    ``Total`` means paid. Lines that disagree give nothing (the caller's tie rule)."""
+    found: list[Found] = []
+    totals: set[float] = set()
+    paid_amounts: list[tuple[int, str, float]] = []
+    for i, text in enumerate(ctx.clean):
+        line = text.replace("|", " ").strip()
+        if not line or len(line) > 60:
+            continue
+        m = _BALANCE.match(line)
+        if m is not None:
+            value = _amount(m.group("amount"))
+            if value == 0:
+                hit = _at(ctx, i, m.group("amount"), "balance_zero", True)
+            elif value is not None and _OWING.search(m.group("label")):
+                hit = _at(ctx, i, m.group("amount"), "balance_owing", False)
+            else:
+                hit = None
+            if hit is not None:
+                found.append(hit)
+            continue
+        _sums(i, line, totals, paid_amounts)
+    if len(totals) == 1:
+        total = next(iter(totals))
+        for i, raw, value in paid_amounts:
+            if abs(value - total) < 0.005:
+                hit = _at(ctx, i, raw, "amount_paid_total", True)
+                if hit is not None:
+                    found.append(hit)
+    return found
 
 
 def _paid_sentences(ctx: Context, p: Passage) -> list[Found]:
@@ -471,12 +554,23 @@ def bare_date(ctx: Context, field: FieldSpec) -> Found | None:
         core = _TIME.sub("", text).strip(" ,")
         if not core or ":" in core:
             continue
+        rule = "bare_date"
         parsed = parse_scored(field, core, Hints())
+        place = _PLACE_DATE.match(core) if parsed is None else None
+        if place is not None:  # ``London, 3 March 2025``: a letter's place and date
+            core, rule = place.group("date"), "place_date"
+            parsed = parse_scored(field, core, Hints())
         if parsed is not None:
-            hit = _at(ctx, i, core, "bare_date", parsed[0])
+            hit = _at(ctx, i, core, rule, parsed[0])
             if hit is not None:
                 found.append(hit)
     return _unique(found, lambda f: f.value)
+
+
+_PLACE_DATE = re.compile(r"^(?P<place>[A-Z][^\W\d_]+(?:[ .'-]+[A-Z]?[^\W\d_]+){0,2}\.?),\s+"
+                         r"(?:(?:the|den|le|am|il)\s+)?(?P<date>\S.*\d.*)$")
+"""``Bristol, 3 March 2025``, ``Geneve, 04.06.2025``: a place name (up to three words, no
+digits) then a comma and the date."""
 
 
 def due_sentence(ctx: Context, field: FieldSpec) -> Found | None:
@@ -611,6 +705,41 @@ def invoice_mention(ctx: Context, field: FieldSpec) -> Found | None:
             if _NOT_AN_ID.match(raw) or not any(ch.isdigit() for ch in raw):
                 continue
             found.append(Found(raw, i + 1, m.start("id"), "invoice_mention"))
+    return _unique(found, lambda f: f.raw.upper())
+
+
+_TITLE_NUMBER = re.compile(
+    r"^[\W_]*(?:tax\s+|commercial\s+|proforma\s+|pro-forma\s+)?"
+    r"(?:invoice|receipt|statement|bill|credit\s+note|folio|fee\s+note)"
+    r"(?:\s+(?:no|nr|number|num)\b\.?|\s*#)?\s+#?"
+    r"(?P<id>(?=[A-Z0-9/-]*\d)[A-Z0-9][A-Z0-9/-]{1,30}(?:\s*/\s*\d{2,4})?)[\W_]*$",
+    re.IGNORECASE)
+_TITLE_NUMBER_LINES = 6
+
+
+def title_number(ctx: Context, field: FieldSpec) -> Found | None:
+    """``INVOICE INV-2041``, ``# Statement no. ST-5521``, ``Invoice 2041 / 2025``: the number
+    printed in the document's title line, among the first few lines. The whole line must be
+    the title and the number (a line that goes on is prose; a ``Receipt No.: R-1`` line is a
+    label, for the label rules and their kind checks); a year or a date is no number;
+    two different title numbers give nothing."""
+    found: list[Found] = []
+    seen = 0
+    for i, text in enumerate(ctx.clean):
+        if not text.strip():
+            continue
+        seen += 1
+        if seen > _TITLE_NUMBER_LINES:
+            break
+        m = _TITLE_NUMBER.match(text.strip())
+        if m is None:
+            continue
+        raw = m.group("id")
+        if _NOT_AN_ID.match(raw) or not any(ch.isdigit() for ch in raw):
+            continue
+        hit = _at(ctx, i, raw, "title_number")
+        if hit is not None:
+            found.append(hit)
     return _unique(found, lambda f: f.raw.upper())
 
 
@@ -1064,7 +1193,7 @@ def _first_of(*rules: Rule) -> Rule:
 
 RULES: dict[str, tuple[frozenset[FieldType], Rule]] = {
     "vendor": (frozenset({FieldType.STRING}), _first_of(letterhead, signature)),
-    "invoice_number": (frozenset({FieldType.STRING}), invoice_mention),
+    "invoice_number": (frozenset({FieldType.STRING}), _first_of(invoice_mention, title_number)),
     "paid": (frozenset({FieldType.BOOLEAN}), paid),
     "item_count": (frozenset({FieldType.INTEGER, FieldType.NUMBER}), item_rows),
     "invoice_date": (frozenset({FieldType.DATE}), _first_of(bare_date, mail_issue_date)),
