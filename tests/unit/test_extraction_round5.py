@@ -117,3 +117,29 @@ def test_rate_in_a_tax_label(text: str, expected_rate: float, expected_amount: f
 
 def test_discount_rate_is_no_tax_rate() -> None:
     assert value("Subtotal 100.00\nDiscount 10%   10.00", "tax_rate", NUMBER) is None
+
+
+# ------------------------------------------------------------------------ yes/no values
+@pytest.mark.parametrize(
+    ("text", "name", "expected"),
+    [("Paid: \u2717", "paid", False),
+     ("Paid: \u2718", "paid", False),
+     ("Paid: \u2714", "paid", True),
+     ("Paid: x", "paid", True),  # a plain x is a ticked box, not a ballot X
+     ("Police report: Report no. 123", "police_report_filed", True),
+     ("Police report: Ref CR/2025/0441", "police_report_filed", True),
+     ("Police report: Yes - see attached", "police_report_filed", True),
+     ("Police report: not filed", "police_report_filed", False)],
+)
+def test_yes_no_values(text: str, name: str, expected: bool) -> None:
+    assert value(text, name, BOOLEAN) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [("Paid: Ref 123", "paid"),  # a number answers a record question only
+     ("Police report: pending", "police_report_filed"),
+     ("Police report: Report 2025", "police_report_filed")],  # no number word, no digit id
+)
+def test_yes_no_value_refusals(text: str, name: str) -> None:
+    assert value(text, name, BOOLEAN) is None

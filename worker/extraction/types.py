@@ -46,7 +46,8 @@ PLACEHOLDERS = frozenset(
 TRUE_WORDS = frozenset({"yes", "y", "true", "t", "1", "checked", "x", "[x]", "☑", "☒", "✓",
                         "✔", "on", "ja", "oui", "si", "sí", "(x)", "[✓]", "[✔]", "(✓)", "(✔)"})
 FALSE_WORDS = frozenset({"no", "n", "false", "f", "0", "unchecked", "[ ]", "[]", "☐", "off",
-                         "nein", "non", "( )"})
+                         "nein", "non", "( )", "\u2717", "\u2718", "[\u2717]", "[\u2718]"})
+"""``✗``/``✘`` (ballot X) mark a no in a table; a plain ``x`` or ``[x]`` is a ticked box."""
 _EMAIL = re.compile(
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}"
@@ -210,12 +211,25 @@ def _integer(text: str, field: FieldSpec, hints: Hints | None = None) -> Scored 
     return int(counted[0]), counted[1] * (LENIENT if ambiguous else 1.0)
 
 
+_REFERENCE_VALUE = re.compile(
+    r"^(?:(?:police|crime|case|incident|report|reference|ref)\.?\s+)*"
+    r"(?:no|nr|number|ref|reference|#)\.?\s*:?\s*#?(?=[A-Z0-9/-]*\d)[A-Z0-9][A-Z0-9/-]{1,24}$",
+    re.IGNORECASE)
+_RECORD_FIELD = frozenset({"report", "reported", "filed", "notified", "registered", "logged",
+                           "lodged"})
+"""Words of a boolean field's name that ask whether something was put on record: such a
+field answered by the record's number (``Police report: Report no. 123``) is a yes."""
+
+
 def _boolean(text: str, field: FieldSpec) -> Scored | None:
     word = text.casefold().rstrip(".!")
     if word in TRUE_WORDS:
         return True, 1.0
     if word in FALSE_WORDS:
         return False, 1.0
+    if _REFERENCE_VALUE.match(text.strip()) and _RECORD_FIELD & set(
+            re.split(r"[^a-z]+", field.name.casefold())):
+        return True, LENIENT
     return None
 
 
