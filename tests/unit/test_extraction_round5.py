@@ -29,7 +29,7 @@ def value(text: str, name: str, kind: FieldType) -> Any:
     ("text", "expected"),
     [("INVOICE INV-2041\n\nAcme Ltd\nTotal: 10.00", "INV-2041"),
      ("          INVOICE INV-2041\n\nAcme Ltd", "INV-2041"),
-     ("# Statement no. ST-5521\n\nGreen Ltd", "ST-5521"),
+     ("# Fee note no. FN-5521\n\nGreen Ltd", "FN-5521"),
      ("Acme Ltd\nTax Invoice #10442\n\nTotal: 5.00", "10442"),
      ("Invoice 2041 / 2025\n\nAcme Ltd", "2041 / 2025"),
      ("RECEIPT No. 000842\nCafe Luna", "000842")],
@@ -43,6 +43,7 @@ def test_title_line_number(text: str, expected: str) -> None:
     ["INVOICE 2025\n\nAcme Ltd",  # a year is no number
      "Invoice 12/03/2025\n\nAcme Ltd",  # nor a date
      "INVOICE INV-1\nINVOICE INV-2\n",  # two different title numbers tie
+     "STATEMENT OF ACCOUNT\nStatement no. ST-5521\n",  # a statement's is no invoice number
      "Invoice INV-7 for the March works",  # the line goes on: prose
      "INVOICE\n\nReceipt No.: R-1\nTotal: $5.00",  # a label line, for the label rules
      "A\nB\nC\nD\nE\nF\nG\nINVOICE INV-9"],  # not near the top

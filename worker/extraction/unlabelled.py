@@ -710,7 +710,7 @@ def invoice_mention(ctx: Context, field: FieldSpec) -> Found | None:
 
 _TITLE_NUMBER = re.compile(
     r"^[\W_]*(?:tax\s+|commercial\s+|proforma\s+|pro-forma\s+)?"
-    r"(?:invoice|receipt|statement|bill|credit\s+note|folio|fee\s+note)"
+    r"(?:invoice|receipt|bill|credit\s+note|folio|fee\s+note)"
     r"(?:\s+(?:no|nr|number|num)\b\.?|\s*#)?\s+#?"
     r"(?P<id>(?=[A-Z0-9/-]*\d)[A-Z0-9][A-Z0-9/-]{1,30}(?:\s*/\s*\d{2,4})?)[\W_]*$",
     re.IGNORECASE)
@@ -718,11 +718,14 @@ _TITLE_NUMBER_LINES = 6
 
 
 def title_number(ctx: Context, field: FieldSpec) -> Found | None:
-    """``INVOICE INV-2041``, ``# Statement no. ST-5521``, ``Invoice 2041 / 2025``: the number
+    """``INVOICE INV-2041``, ``# Fee note no. FN-5521``, ``Invoice 2041 / 2025``: the number
     printed in the document's title line, among the first few lines. The whole line must be
     the title and the number (a line that goes on is prose; a ``Receipt No.: R-1`` line is a
     label, for the label rules and their kind checks); a year or a date is no number;
-    two different title numbers give nothing."""
+    two different title numbers give nothing. A statement or a purchase order has no invoice
+    number of its own (its number is the account's or the order's)."""
+    if ctx.kind in ("purchase_order", "statement"):
+        return None
     found: list[Found] = []
     seen = 0
     for i, text in enumerate(ctx.clean):
