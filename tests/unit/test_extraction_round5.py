@@ -80,8 +80,6 @@ def test_place_beside_the_date_refusals(text: str) -> None:
     [("Total: 264.00\nBalance due: 0.00", True),
      ("Total 264.00\nAmount due   $0.00", True),
      ("| Total | 264.00 |\n| Balance | 0.00 |", True),
-     ("Total: EUR 178.50\nOutstanding balance: EUR 178.50", False),
-     ("Total 90.00\nUnpaid amount 90.00", False),
      ("Total: 1,268.90\nAmount paid: 1,268.90", True),
      ("ACME GMBH\n\nTotal 178.50\n\nOVERDUE - please pay immediately.", False),
      ("ACME\n\nTotal 10.00\n\nPAID - thank you", True)],
@@ -96,7 +94,8 @@ def test_paid_from_the_totals_block(text: str, expected: bool) -> None:
      "Total: 120.00\nBalance due: 120.00",
      "Total: 120.00\nAmount paid: 50.00",  # a part payment: not paid, not said unpaid
      "Total: 120.00\nTotal: 130.00\nAmount paid: 120.00",  # which total: unclear
-     "Balance due: 0.00\nOutstanding balance: 45.00",  # the two disagree
+     "Total: EUR 178.50\nOutstanding balance: EUR 178.50",  # a total's label, no verdict
+     "Total: 0.00\nBalance due: 0.00",  # nothing was owed: no verdict
      "ACME\n\nTotal 10.00\n\nOverdue fees - see terms"],  # a stamp is upper-case
 )
 def test_paid_from_the_totals_block_refusals(text: str) -> None:

@@ -107,7 +107,6 @@ RULE_CONFIDENCE: dict[str, float] = {
     "term_sentence": 0.82,
     "renewal_sentence": 0.8,
     "balance_zero": 0.84,
-    "balance_owing": 0.82,
     "amount_paid_total": 0.82,
     "title_number": 0.82,
     "place_date": 0.8,
@@ -396,7 +395,6 @@ _BALANCE = re.compile(
     r"|(?:outstanding|remaining|unpaid|open)\s+(?:balance|amount)|balance|left\s+to\s+pay)"
     r"\W{0,3}\s*(?:[A-Z]{3}\s*)?[$\u20ac\u00a3\u00a5]?\s*(?P<amount>\d[\d,.' ]*\d|\d)\W*$",
     re.IGNORECASE)
-_OWING = re.compile(r"outstanding|unpaid|owing|open", re.IGNORECASE)
 _AMOUNT_PAID = re.compile(
     r"^\W*(?:amount|total)\s+(?:paid|received)\W{0,3}\s*(?:[A-Z]{3}\s*)?"
     r"[$\u20ac\u00a3\u00a5]?\s*(?P<amount>\d[\d,.' ]*\d)\W*$", re.IGNORECASE)
@@ -431,10 +429,10 @@ def _sums(i: int, line: str, totals: set[float],
 
 def _balance_lines(ctx: Context) -> list[Found]:
     """What the totals block says once the stamps and sentences are silent: a balance of
-    ``0.00`` (``Balance due 0.00``, ``Amount due: $0.00``) means paid; an *outstanding* or
-    *unpaid* balance above zero means not paid (a bare ``Amount due 120.00`` does not: it is
-    how every invoice states its total, paid or not); ``Amount paid`` equal to the one
-    ``Total`` means paid. Lines that disagree give nothing (the caller's tie rule)."""
+    ``0.00`` (``Balance due 0.00``, ``Amount due: $0.00``) means paid; ``Amount paid`` equal
+    to the one ``Total`` means paid. A balance above zero says nothing, even an *outstanding*
+    one: ``Outstanding balance``, ``Amount due`` and ``Open amount`` are how bills label
+    their total, paid or not. Lines that disagree give nothing (the caller's tie rule)."""
     found: list[Found] = []
     totals: set[float] = set()
     paid_amounts: list[tuple[int, str, float]] = []
@@ -445,16 +443,13 @@ def _balance_lines(ctx: Context) -> list[Found]:
         m = _BALANCE.match(line)
         if m is not None:
             value = _amount(m.group("amount"))
-            if value == 0:
-                hit = _at(ctx, i, m.group("amount"), "balance_zero", True)
-            elif value is not None and _OWING.search(m.group("label")):
-                hit = _at(ctx, i, m.group("amount"), "balance_owing", False)
-            else:
-                hit = None
+            hit = _at(ctx, i, m.group("amount"), "balance_zero", True) if value == 0 else None
             if hit is not None:
                 found.append(hit)
             continue
         _sums(i, line, totals, paid_amounts)
+    if 0 in totals:  # a zero total owes nothing, paid or not
+        return []
     if len(totals) == 1:
         total = next(iter(totals))
         for i, raw, value in paid_amounts:
